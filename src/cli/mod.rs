@@ -1,0 +1,156 @@
+//! The command line: clap definitions, the verbs' dispatch, and errors turned into prose.
+//!
+//! Every flag can also come from a `MICROSIP_PROVISION_*` environment variable, so a Group
+//! Policy logon script can configure the tool without a long command line.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use microsip_provision::ini::CodePage;
+
+mod ini;
+
+/// Exit code: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a failure (a file could not be read or written, a check failed, a key is absent).
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit code: usage error or invalid input (clap also uses 2).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Provision the MicroSIP softphone: lossless edits of its UTF-16 `microsip.ini`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "microsip-provision",
+    version,
+    about,
+    after_help = "Exit codes: 0 success, 1 failure, 2 usage or invalid input, 3 changes pending.\n\
+                  Example:\n  microsip-provision ini dump examples/profiles/alice/AppData/Roaming/MicroSIP/microsip.ini"
+)]
+pub struct Cli {
+    /// ANSI code page for INI files without a UTF-16LE BOM (Windows' GetACP; 65001 = UTF-8).
+    #[arg(
+        long,
+        global = true,
+        default_value = "1252",
+        env = "MICROSIP_PROVISION_ANSI_CODEPAGE",
+        value_parser = parse_codepage
+    )]
+    pub ansi_codepage: CodePage,
+
+    /// Print nothing but errors.
+    #[arg(long, short, global = true, env = "MICROSIP_PROVISION_QUIET")]
+    pub quiet: bool,
+
+    /// The verb to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_codepage(text: &str) -> Result<CodePage, String> {
+    text.parse::<CodePage>().map_err(|e| e.to_string())
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read and edit INI files exactly as the Win32 profile API reads them, without loss.
+    #[command(subcommand)]
+    Ini(ini::IniCommand),
+}
+
+/// Run one parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let global = Global {
+        ansi: cli.ansi_codepage,
+        quiet: cli.quiet,
+    };
+    match cli.command {
+        Command::Ini(command) => ini::run(command, &global),
+    }
+}
+
+/// Options every verb sees.
+#[derive(Debug, Clone)]
+pub struct Global {
+    /// Code page for ANSI INI files.
+    pub ansi: CodePage,
+    /// `--quiet`.
+    #[allow(dead_code)]
+    pub quiet: bool,
+}
+
+/// An error on its way to the user: what, where, and what to do.
+#[derive(Debug)]
+pub struct Failure {
+    /// The file concerned, if any.
+    pub path: Option<PathBuf>,
+    /// 1-based line and column in that file, if known.
+    pub position: Option<(usize, usize)>,
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub hint: Option<String>,
+    /// The exit code.
+    pub code: u8,
+}
+
+impl Failure {
+    /// A failure (exit 1) concerning `path`.
+    pub fn at(path: &Path, message: impl fmt::Display) -> Failure {
+        Failure {
+            path: Some(path.to_path_buf()),
+            position: None,
+            message: message.to_string(),
+            hint: None,
+            code: EXIT_FAILURE,
+        }
+    }
+
+    /// Add a line and column.
+    pub fn position(mut self, line: usize, column: usize) -> Failure {
+        self.position = Some((line, column));
+        self
+    }
+
+    /// Add a hint.
+    pub fn hint(mut self, hint: impl Into<String>) -> Failure {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// Change the exit code.
+    pub fn code(mut self, code: u8) -> Failure {
+        self.code = code;
+        self
+    }
+
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        self.code
+    }
+
+    /// Print to stderr as `error: <path>:<line>:<column>: <what>` plus `hint: ...`.
+    pub fn print(&self) {
+        eprintln!("{self}");
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "error: ")?;
+        if let Some(path) = &self.path {
+            write!(f, "{}:", path.display())?;
+            if let Some((line, column)) = self.position {
+                write!(f, "{line}:{column}:")?;
+            }
+            write!(f, " ")?;
+        }
+        write!(f, "{}", self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\nhint: {hint}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,37 @@
+//! Helpers shared by the integration tests: paths to the binary and the corpus, UTF-16 builders.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The `microsip-provision` binary built by cargo for this test run.
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_microsip-provision"))
+}
+
+/// `tests/corpus`, the golden INI files (stored as binary in git).
+pub fn corpus_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("corpus")
+}
+
+/// UTF-16LE with BOM, the way MicroSIP stores `microsip.ini`.
+pub fn utf16le_bom(text: &str) -> Vec<u8> {
+    let mut out = vec![0xFF, 0xFE];
+    for unit in text.encode_utf16() {
+        out.extend_from_slice(&unit.to_le_bytes());
+    }
+    out
+}
+
+/// Decode UTF-16LE with BOM (panics on anything else: for assertions only).
+pub fn from_utf16le_bom(bytes: &[u8]) -> String {
+    assert!(bytes.starts_with(&[0xFF, 0xFE]), "no UTF-16LE BOM");
+    let units: Vec<u16> = bytes[2..]
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    String::from_utf16(&units).expect("valid UTF-16")
+}

@@ -1,0 +1,9 @@
+//! The one integration test binary (ripgrep's model): every module below drives the real library
+//! or the real `microsip-provision` binary on real files in temp folders.
+
+mod atomic;
+mod common;
+mod ini_cli;
+mod ini_golden;
+mod ini_props;
+mod oracle;
