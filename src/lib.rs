@@ -10,3 +10,7 @@
 pub mod apply;
 pub mod ini;
 pub mod keys;
+pub mod manifest;
+pub mod plan;
+pub mod profile;
+pub mod render;

@@ -1,7 +1,389 @@
-//! Applying changes to disk safely: atomic replacement of a file (temp file in the same folder,
-//! fsync, rename; `ReplaceFileW` on Windows so the ACL and owner survive), refusal to follow a
-//! planted symlink or reparse point, no write when the bytes are unchanged, and a sidecar lock so
-//! that concurrent read-modify-write cycles by this tool never lose an update.
+//! Applying changes to disk safely, for one profile.
+//!
+//! [`atomic`] owns every byte this tool writes (temp file in the same folder, fsync, rename;
+//! `ReplaceFileW` on Windows so the ACL and owner survive; no write when the bytes are unchanged;
+//! planted symlinks refused), and [`lock`] the sidecar lock that serialises our own
+//! read-modify-write cycles. This module ties them to a plan: [`plan_profile`] reads a profile and
+//! merges the target state into it (pure, shared by `plan` and `apply`), and [`apply_profile`]
+//! does the same under the profile's lock, then keeps a backup, replaces the file atomically
+//! (re-checking that nobody changed it since it was read), reads it back to verify, and saves the
+//! state file.
 
 pub mod atomic;
 pub mod lock;
+pub mod running;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use atomic::{FsError, Fingerprint, WriteOptions, WriteOutcome};
+
+use crate::ini::{CodePage, DecodeError, IniDocument};
+use crate::plan::merge::{self, MergeError};
+use crate::plan::{diff, Change, DesiredProfile, Warning};
+use crate::profile::state::{ProfileState, StateError};
+use crate::profile::Profile;
+
+/// How many backups of `microsip.ini` are kept in `<profile>\microsip-provision\backups`.
+pub const BACKUPS_KEPT: usize = 10;
+
+/// How long `apply` waits for another microsip-provision working on the same profile.
+pub const LOCK_WAIT: Duration = Duration::from_secs(30);
+
+/// Why a profile could not be planned or applied. Every message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// Reading or writing failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+    /// The INI does not decode.
+    #[error("{}:{}:{}: cannot decode: {}; the file was left untouched", .path.display(), .source.line, .source.column, .source.what)]
+    Decode {
+        /// The INI file.
+        path: PathBuf,
+        /// Where and why.
+        source: DecodeError,
+    },
+    /// The state file is unusable.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The merge is impossible.
+    #[error("{}: {source}", .path.display())]
+    Merge {
+        /// The INI file.
+        path: PathBuf,
+        /// Why.
+        source: MergeError,
+    },
+    /// The file read back after writing is not what was planned.
+    #[error("{}: read back after writing, {what}; the backup in {} holds the previous version", .path.display(), .backup_dir.display())]
+    Verify {
+        /// The INI file.
+        path: PathBuf,
+        /// What differed.
+        what: String,
+        /// Where the backup is.
+        backup_dir: PathBuf,
+    },
+    /// MicroSIP is running and rewrites its settings when it exits.
+    #[error("MicroSIP is running (process {pid}): it rewrites [Settings] when it exits, which would undo the changes; close MicroSIP first, or pass --if-running skip|ignore")]
+    MicrosipRunning {
+        /// Its process id.
+        pid: u32,
+    },
+}
+
+/// One profile's plan: the document before and after, the changes, and the new state.
+#[derive(Debug)]
+pub struct ProfilePlan {
+    /// The profile.
+    pub profile: Profile,
+    /// The INI's bytes as read (`None`: the file does not exist yet).
+    pub before_bytes: Option<Vec<u8>>,
+    /// The INI as read.
+    pub before: Option<IniDocument>,
+    /// The INI as it should be.
+    pub after: IniDocument,
+    /// Every change, secrets without values.
+    pub changes: Vec<Change>,
+    /// Notes for the admin.
+    pub warnings: Vec<Warning>,
+    /// The state after the merge.
+    pub state: ProfileState,
+    /// The state file's bytes as read.
+    pub state_before: Option<Vec<u8>>,
+}
+
+impl ProfilePlan {
+    /// The INI's new bytes.
+    pub fn after_bytes(&self) -> Vec<u8> {
+        self.after.to_bytes()
+    }
+
+    /// Whether the INI file would change.
+    pub fn ini_changes(&self) -> bool {
+        self.before_bytes.as_deref() != Some(self.after_bytes().as_slice())
+    }
+
+    /// Whether the state file would change (not a change of the profile's MicroSIP files).
+    pub fn state_changes(&self) -> bool {
+        self.state_before.as_deref() != Some(self.state.to_bytes().as_slice())
+    }
+
+    /// The unified diff of the INI, secrets redacted.
+    pub fn diff(&self) -> String {
+        diff::unified_diff("microsip.ini", self.before.as_ref(), &self.after)
+    }
+}
+
+/// Read the profile and merge `desired` into it. Writes nothing.
+pub fn plan_profile(
+    profile: &Profile,
+    desired: &DesiredProfile,
+    ansi: CodePage,
+) -> Result<ProfilePlan, ProfileError> {
+    let path = &profile.ini_path;
+    let before_bytes = atomic::read_file(path)?;
+    let before = before_bytes
+        .as_deref()
+        .map(|bytes| IniDocument::parse(bytes, ansi))
+        .transpose()
+        .map_err(|source| ProfileError::Decode {
+            path: path.clone(),
+            source,
+        })?;
+    let (mut state, state_before) = ProfileState::load(&ProfileState::path(profile))?;
+    let mut after = before.clone().unwrap_or_default();
+    let outcome =
+        merge::merge(&mut after, &mut state, desired).map_err(|source| ProfileError::Merge {
+            path: path.clone(),
+            source,
+        })?;
+    let mut warnings = outcome.warnings;
+    if outcome.converted_to_utf16 {
+        warnings.push(Warning {
+            message: format!(
+                "{} is ANSI and a value does not fit its code page: it will be converted to \
+                 UTF-16LE with BOM (MicroSIP does the same at its next start)",
+                path.display()
+            ),
+        });
+    }
+    Ok(ProfilePlan {
+        profile: profile.clone(),
+        before_bytes,
+        before,
+        after,
+        changes: outcome.changes,
+        warnings,
+        state,
+        state_before,
+    })
+}
+
+/// What to do when MicroSIP is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IfRunning {
+    /// Fail the profile (the default: nothing is silently left unapplied).
+    #[default]
+    Fail,
+    /// Skip the profile and say so.
+    Skip,
+    /// Write anyway (accounts survive; MicroSIP may rewrite [Settings] on exit).
+    Ignore,
+}
+
+/// Options of [`apply_profile`].
+#[derive(Debug, Clone, Default)]
+pub struct ApplyOptions {
+    /// Plan under the lock, write nothing.
+    pub dry_run: bool,
+    /// Do not keep a backup of the previous INI.
+    pub no_backup: bool,
+    /// What to do when MicroSIP is running.
+    pub if_running: IfRunning,
+    /// Code page for ANSI INI files.
+    pub ansi: CodePage,
+    /// The executable name MicroSIP runs as (`None`: `microsip.exe`; a renamed portable copy
+    /// runs under its own name).
+    pub microsip_exe: Option<String>,
+}
+
+/// What [`apply_profile`] did.
+#[derive(Debug)]
+pub enum ApplyOutcome {
+    /// The INI was written (or would be, in a dry run).
+    Changed(ProfilePlan),
+    /// Nothing to do.
+    Unchanged(ProfilePlan),
+    /// Skipped because MicroSIP is running.
+    Skipped {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Plan and apply `desired` to one profile, under its lock.
+pub fn apply_profile(
+    profile: &Profile,
+    desired: &DesiredProfile,
+    options: &ApplyOptions,
+    on_wait: &mut dyn FnMut(&Path),
+) -> Result<ApplyOutcome, ProfileError> {
+    if options.if_running != IfRunning::Ignore {
+        let exe = options.microsip_exe.as_deref().unwrap_or(running::MICROSIP_EXE);
+        if let Some(pid) = running::find_process(exe) {
+            if options.if_running == IfRunning::Skip {
+                return Ok(ApplyOutcome::Skipped {
+                    reason: format!("MicroSIP is running (process {pid})"),
+                });
+            }
+            return Err(ProfileError::MicrosipRunning { pid });
+        }
+    }
+    let ini = &profile.ini_path;
+    let _lock = lock::lock_for(ini, LOCK_WAIT, on_wait)?;
+    if let (Some(dir), Some(name)) = (ini.parent(), ini.file_name()) {
+        // A crash of an earlier run may have left a temp file; we hold the lock, so it is stale.
+        let _ = atomic::clean_stale_temps(dir, &name.to_string_lossy());
+    }
+    let plan = plan_profile(profile, desired, options.ansi)?;
+    if options.dry_run {
+        return Ok(if plan.ini_changes() {
+            ApplyOutcome::Changed(plan)
+        } else {
+            ApplyOutcome::Unchanged(plan)
+        });
+    }
+    let changed = plan.ini_changes();
+    if changed {
+        let backup_dir = profile.tool_dir().join("backups");
+        if let (Some(before), false) = (&plan.before_bytes, options.no_backup) {
+            write_backup(profile, before)?;
+        }
+        let new_bytes = plan.after_bytes();
+        let write = WriteOptions {
+            if_unchanged_since: plan.before_bytes.as_deref().map(Fingerprint::of),
+            ..WriteOptions::default()
+        };
+        atomic::write_atomic(ini, &new_bytes, &write)?;
+        verify(ini, &plan, options.ansi, &backup_dir)?;
+    }
+    if plan.state_changes() {
+        ensure_tool_dir(profile)?;
+        atomic::write_atomic(
+            &ProfileState::path(profile),
+            &plan.state.to_bytes(),
+            &WriteOptions::default(),
+        )?;
+    }
+    Ok(if changed {
+        ApplyOutcome::Changed(plan)
+    } else {
+        ApplyOutcome::Unchanged(plan)
+    })
+}
+
+/// Read the file back and check that Windows would read exactly what was planned.
+fn verify(
+    path: &Path,
+    plan: &ProfilePlan,
+    ansi: CodePage,
+    backup_dir: &Path,
+) -> Result<(), ProfileError> {
+    let failure = |what: String| ProfileError::Verify {
+        path: path.to_path_buf(),
+        what,
+        backup_dir: backup_dir.to_path_buf(),
+    };
+    let bytes = atomic::read_file(path)?.ok_or_else(|| failure("the file is gone".into()))?;
+    if bytes != plan.after_bytes() {
+        return Err(failure("its bytes differ from the plan".into()));
+    }
+    let reread = IniDocument::parse(&bytes, ansi).map_err(|e| failure(e.to_string()))?;
+    if reread.view() != plan.after.view() {
+        return Err(failure("Windows would read different values".into()));
+    }
+    Ok(())
+}
+
+/// `<profile>\microsip-provision`, created if needed, refused if it is a link.
+fn ensure_tool_dir(profile: &Profile) -> Result<PathBuf, FsError> {
+    let dir = profile.tool_dir();
+    for path in [dir.clone(), dir.join("backups")] {
+        match std::fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
+                return Err(FsError::SymlinkRefused { path });
+            }
+            Ok(_) => {}
+            Err(_) => std::fs::create_dir_all(&path).map_err(|source| FsError::Io {
+                path: path.clone(),
+                action: "create the folder",
+                source,
+            })?,
+        }
+    }
+    Ok(dir)
+}
+
+/// Keep the previous INI as `backups\microsip.ini.<UTC timestamp>.bak`, at most
+/// [`BACKUPS_KEPT`] of them.
+fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<(), FsError> {
+    let dir = ensure_tool_dir(profile)?.join("backups");
+    let name = profile
+        .ini_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "microsip.ini".into());
+    let stamp = utc_stamp(SystemTime::now());
+    let mut path = dir.join(format!("{name}.{stamp}.bak"));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{name}.{stamp}-{n}.bak"));
+        n += 1;
+    }
+    if atomic::write_atomic(&path, bytes, &WriteOptions::default())? == WriteOutcome::Written {
+        prune_backups(&dir, &name)?;
+    }
+    Ok(())
+}
+
+fn prune_backups(dir: &Path, name: &str) -> Result<(), FsError> {
+    let prefix = format!("{name}.");
+    let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|source| FsError::Io {
+            path: dir.to_path_buf(),
+            action: "list",
+            source,
+        })?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name().is_some_and(|n| {
+                let n = n.to_string_lossy();
+                n.starts_with(&prefix) && n.ends_with(".bak")
+            })
+        })
+        .collect();
+    backups.sort();
+    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
+    for old in &backups[..excess] {
+        let _ = std::fs::remove_file(old);
+    }
+    Ok(())
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a time (civil-from-days, no date crate needed).
+fn utc_stamp(time: SystemTime) -> String {
+    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(UNIX_EPOCH), "19700101T000000Z");
+        assert_eq!(
+            utc_stamp(UNIX_EPOCH + Duration::from_secs(1_789_000_000)),
+            "20260910T002640Z"
+        );
+    }
+}

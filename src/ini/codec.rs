@@ -310,14 +310,20 @@ fn decode_utf16le(bytes: &[u8]) -> Result<Vec<RawLine>, DecodeError> {
             _ => i += 1,
         }
     }
-    if line_start < units.len() {
+    let unterminated = line_start < units.len();
+    if unterminated {
         finish(&mut lines, line_start, units.len(), Eol::None, 0)?;
     }
     if body.len() % 2 == 1 {
+        // The half character sits at the end of the last line, or starts a new one.
+        let (line, column) = match lines.last() {
+            Some(last) if unterminated => (lines.len(), last.text.chars().count() + 1),
+            _ => (lines.len() + 1, 1),
+        };
         return Err(DecodeError {
             offset: bytes.len() - 1,
-            line: lines.len().max(1),
-            column: lines.last().map_or(1, |l| l.text.chars().count() + 1),
+            line,
+            column,
             what: "odd number of bytes in a UTF-16LE file (the last byte is half a character)"
                 .to_string(),
         });

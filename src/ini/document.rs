@@ -736,6 +736,32 @@ impl IniDocument {
         }
     }
 
+    /// Every line's text for display (diffs, plans), with the value of each secret key replaced:
+    /// `<redacted>`, or `<redacted, changed>` on a line this document edited. `is_secret` gets
+    /// the section a line is in (`""` before the first header) and the key.
+    pub fn display_lines(&self, is_secret: impl Fn(&str, &str) -> bool) -> Vec<String> {
+        let mut section = "";
+        self.lines
+            .iter()
+            .map(|line| {
+                if let Some(name) = line.header_name() {
+                    section = name;
+                }
+                match &line.kind {
+                    LineKind::Entry { key, value } if is_secret(section, &line.text[key.clone()]) => {
+                        let marker = if line.origin.is_some() {
+                            "<redacted>"
+                        } else {
+                            "<redacted, changed>"
+                        };
+                        format!("{}{marker}{}", &line.text[..value.start], &line.text[value.end..])
+                    }
+                    _ => line.text.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// The 1-based line, for lints and diagnostics, with its decoded text.
     pub fn line_text(&self, line_number: usize) -> Option<&str> {
         self.lines

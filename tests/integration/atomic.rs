@@ -33,15 +33,25 @@ fn temp_name(pid: u32, counter: u64) -> String {
     format!(".{NAME}.{pid}.{counter}.mpv-tmp")
 }
 
-/// Create a file symlink `link` -> `target`. Returns false (test skipped) only when Windows
-/// refuses for lack of privilege (no Developer Mode / SeCreateSymbolicLinkPrivilege).
+/// Create a file symlink `link` -> `target`. Returns false (the caller skips its link checks)
+/// only on Windows when links cannot be made here: no privilege (no Developer Mode /
+/// SeCreateSymbolicLinkPrivilege), or a `CreateSymbolicLinkW` that reports success but creates
+/// nothing (Wine 8's stub). Anything else is a test failure.
 fn symlink_file(target: &Path, link: &Path) -> bool {
     #[cfg(unix)]
     let result = std::os::unix::fs::symlink(target, link);
     #[cfg(windows)]
     let result = std::os::windows::fs::symlink_file(target, link);
     match result {
-        Ok(()) => true,
+        Ok(()) if fs::symlink_metadata(link).is_ok() => true,
+        Ok(()) if cfg!(windows) => {
+            eprintln!(
+                "skipped: creating a symlink reported success but created nothing \
+                 (Wine's stub CreateSymbolicLinkW)"
+            );
+            false
+        }
+        Ok(()) => panic!("symlink {} was not created", link.display()),
         // ERROR_PRIVILEGE_NOT_HELD
         Err(e) if cfg!(windows) && e.raw_os_error() == Some(1314) => {
             eprintln!("skipped: creating a symlink needs a privilege here: {e}");

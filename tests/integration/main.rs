@@ -6,4 +6,5 @@ mod common;
 mod ini_cli;
 mod ini_golden;
 mod ini_props;
+mod merge;
 mod oracle;

@@ -1,0 +1,87 @@
+//! The target state of one profile, already rendered for its user: plain values, no templates.
+//!
+//! Both the manifest pipeline (`plan`/`apply`) and the imperative `account` verbs build one of
+//! these, so they share every merge rule.
+
+use crate::manifest::Secret;
+
+/// Everything the manifest wants in one profile's `microsip.ini`.
+#[derive(Debug, Default)]
+pub struct DesiredProfile {
+    /// Accounts to create or keep in line, in manifest order.
+    pub accounts: Vec<DesiredAccount>,
+    /// Ids of managed accounts to remove.
+    pub removed_accounts: Vec<String>,
+    /// `[Settings]` keys with their policies.
+    pub settings: Vec<DesiredSetting>,
+    /// Speed-dial buttons, if the manifest provisions them.
+    pub shortcuts: Option<DesiredShortcuts>,
+}
+
+/// One SIP account.
+#[derive(Debug)]
+pub struct DesiredAccount {
+    /// Stable id (survives label renames).
+    pub id: String,
+    /// The label to write.
+    pub label: String,
+    /// Rendered `[AccountN]` keys other than `label` and `password`, in template order.
+    pub keys: Vec<(String, String)>,
+    /// The password, when the manifest gives one and its source resolved.
+    pub password: Option<Secret>,
+    /// `true` when the manifest names a password source that did not resolve (warned about).
+    pub password_missing: bool,
+    /// Whether this account becomes `[Settings] accountId`.
+    pub active: bool,
+}
+
+impl DesiredAccount {
+    /// The rendered value of `key` (case-insensitive), if the manifest sets it.
+    pub fn key(&self, key: &str) -> Option<&str> {
+        self.keys
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// How a setting is applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SettingPolicy {
+    /// Written at every run.
+    Enforce,
+    /// Written only when the key is missing: the user may change it later.
+    Default,
+    /// Removed when present.
+    Remove,
+}
+
+/// One `[Settings]` key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredSetting {
+    /// The key.
+    pub key: String,
+    /// The rendered value (`None` for [`SettingPolicy::Remove`]).
+    pub value: Option<String>,
+    /// The policy.
+    pub policy: SettingPolicy,
+}
+
+/// When speed dials are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShortcutPolicy {
+    /// The list is made exactly this at every run.
+    Enforce,
+    /// Only when the user has no speed dials at all.
+    IfEmpty,
+}
+
+/// The `[Shortcuts]` list, already encoded as MicroSIP's values
+/// (`label;number;type;number2;presence;label2`, `microsip-formats.md` §1.10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredShortcuts {
+    /// The policy.
+    pub policy: ShortcutPolicy,
+    /// Values for keys `0`, `1`, … in order.
+    pub values: Vec<String>,
+}

@@ -1,0 +1,1 @@
+//! Placeholder: the template layer is being written.

@@ -1,0 +1,336 @@
+//! The merge and apply path for one profile, through the library on real temp folders:
+//! account slots, passwords, accountId, setting policies, speed dials, and the safety rules.
+
+use std::fs;
+use std::path::Path;
+
+use microsip_provision::apply::{self, ApplyOptions, ApplyOutcome, IfRunning, ProfileError};
+use microsip_provision::ini::{CodePage, IniDocument};
+use microsip_provision::manifest::Secret;
+use microsip_provision::plan::{
+    ChangeKind, DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy,
+    ShortcutPolicy,
+};
+use microsip_provision::profile::Profile;
+
+use crate::common::{corpus_dir, from_utf16le_bom, utf16le_bom};
+
+fn account(id: &str, label: &str, user: &str, password: Option<&str>) -> DesiredAccount {
+    DesiredAccount {
+        id: id.to_string(),
+        label: label.to_string(),
+        keys: vec![
+            ("server".into(), "pbx.example.com".into()),
+            ("domain".into(), "pbx.example.com".into()),
+            ("username".into(), user.into()),
+            ("transport".into(), "tls".into()),
+        ],
+        password: password.map(|p| Secret::new(p.to_string())),
+        password_missing: false,
+        active: false,
+    }
+}
+
+fn apply(profile: &Profile, desired: &DesiredProfile) -> ApplyOutcome {
+    apply::apply_profile(profile, desired, &ApplyOptions::default(), &mut |_| {}).unwrap()
+}
+
+fn ini_text(profile: &Profile) -> String {
+    from_utf16le_bom(&fs::read(&profile.ini_path).unwrap())
+}
+
+fn doc(profile: &Profile) -> IniDocument {
+    IniDocument::parse(&fs::read(&profile.ini_path).unwrap(), CodePage::WINDOWS_1252).unwrap()
+}
+
+fn changed(outcome: &ApplyOutcome) -> bool {
+    matches!(outcome, ApplyOutcome::Changed(_))
+}
+
+fn temp_profile() -> (tempfile::TempDir, Profile) {
+    let dir = tempfile::tempdir().unwrap();
+    let profile = Profile::in_dir(dir.path().join("MicroSIP"), "alice");
+    fs::create_dir_all(&profile.dir).unwrap();
+    (dir, profile)
+}
+
+#[test]
+fn fresh_profile_gets_a_utf16_file_and_a_second_run_writes_nothing() {
+    let (_dir, profile) = temp_profile();
+    let mut office = account("office", "Office", "1001", Some("s3cret-1"));
+    office.active = true;
+    let desired = DesiredProfile {
+        accounts: vec![office],
+        settings: vec![DesiredSetting {
+            key: "singleMode".into(),
+            value: Some("0".into()),
+            policy: SettingPolicy::Enforce,
+        }],
+        ..DesiredProfile::default()
+    };
+    assert!(changed(&apply(&profile, &desired)));
+    assert_eq!(
+        ini_text(&profile),
+        "[Account1]\r\nlabel=Office\r\nserver=pbx.example.com\r\ndomain=pbx.example.com\r\n\
+         username=1001\r\npassword=s3cret-1\r\ntransport=tls\r\n[Settings]\r\naccountId=1\r\nsingleMode=0\r\n"
+    );
+    let state = fs::read_to_string(profile.tool_dir().join("state.json")).unwrap();
+    assert!(!state.contains("s3cret-1"), "{state}");
+
+    let mtime = fs::metadata(&profile.ini_path).unwrap().modified().unwrap();
+    let state_mtime = fs::metadata(profile.tool_dir().join("state.json")).unwrap().modified().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(30));
+    assert!(!changed(&apply(&profile, &desired)));
+    assert_eq!(fs::metadata(&profile.ini_path).unwrap().modified().unwrap(), mtime);
+    assert_eq!(
+        fs::metadata(profile.tool_dir().join("state.json")).unwrap().modified().unwrap(),
+        state_mtime
+    );
+}
+
+#[test]
+fn user_changes_and_unmanaged_accounts_are_kept_byte_for_byte() {
+    let (_dir, profile) = temp_profile();
+    let original = fs::read(corpus_dir().join("microsip.ini")).unwrap();
+    fs::write(&profile.ini_path, &original).unwrap();
+    let before_text = from_utf16le_bom(&original);
+    let desired = DesiredProfile {
+        accounts: vec![account("support", "Support", "2001", Some("pw"))],
+        ..DesiredProfile::default()
+    };
+    assert!(changed(&apply(&profile, &desired)));
+    let after_text = ini_text(&profile);
+    // The sample has [Account1]..[Account3] (the user's own): ours goes to the first gap,
+    // [Account4], and the rest of the file is untouched.
+    assert!(after_text.starts_with(&before_text), "existing bytes changed");
+    assert_eq!(
+        &after_text[before_text.len()..],
+        "[Account4]\r\nlabel=Support\r\nserver=pbx.example.com\r\ndomain=pbx.example.com\r\n\
+         username=2001\r\npassword=pw\r\ntransport=tls\r\n"
+    );
+}
+
+#[test]
+fn password_is_written_once_then_only_when_rotated() {
+    let (_dir, profile) = temp_profile();
+    let desired = |pw: &str| DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", Some(pw))],
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &desired("first-secret"));
+    // MicroSIP encrypts the plaintext in place on its first load (microsip-formats.md §1.8).
+    let mut document = doc(&profile);
+    document
+        .set("Account1", "password", "3f9a0c1d2e3b4a5f69788796a5b4c3d2")
+        .unwrap();
+    fs::write(&profile.ini_path, document.to_bytes()).unwrap();
+    let encrypted = fs::read(&profile.ini_path).unwrap();
+
+    assert!(!changed(&apply(&profile, &desired("first-secret"))), "no churn");
+    assert_eq!(fs::read(&profile.ini_path).unwrap(), encrypted);
+
+    let outcome = apply(&profile, &desired("rotated-secret"));
+    let ApplyOutcome::Changed(plan) = outcome else {
+        panic!("rotation must write")
+    };
+    assert_eq!(doc(&profile).get("Account1", "password").as_deref(), Some("rotated-secret"));
+    let change = plan.changes.iter().find(|c| c.key.as_deref() == Some("password")).unwrap();
+    assert!(change.secret && change.old.is_none() && change.new.is_none());
+    assert_eq!(change.reason.as_deref(), Some("password rotated"));
+    let diff = plan.diff();
+    assert!(!diff.contains("rotated-secret") && !diff.contains("3f9a0c1d"), "{diff}");
+}
+
+#[test]
+fn a_label_renamed_by_the_user_does_not_create_a_duplicate() {
+    let (_dir, profile) = temp_profile();
+    let desired = DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", None)],
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &desired);
+    let mut document = doc(&profile);
+    document.set("Account1", "label", "My desk phone").unwrap();
+    fs::write(&profile.ini_path, document.to_bytes()).unwrap();
+    apply(&profile, &desired);
+    let document = doc(&profile);
+    assert_eq!(document.get("Account1", "label").as_deref(), Some("Office"));
+    assert!(!document.has_section("Account2"));
+}
+
+#[test]
+fn removing_an_account_from_the_middle_shifts_later_ones_whole() {
+    let (_dir, profile) = temp_profile();
+    let mut third = account("c", "Gamma", "3", None);
+    third.active = true;
+    let all = DesiredProfile {
+        accounts: vec![account("a", "Alpha", "1", None), account("b", "Beta", "2", None), third],
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &all);
+    // The user adds an unknown key to the last account: it must travel with it.
+    let mut document = doc(&profile);
+    document.set("Account3", "customKey", "kept").unwrap();
+    fs::write(&profile.ini_path, document.to_bytes()).unwrap();
+    assert_eq!(doc(&profile).get("Settings", "accountId").as_deref(), Some("3"));
+
+    let mut third = account("c", "Gamma", "3", None);
+    third.active = true;
+    let without_b = DesiredProfile {
+        accounts: vec![account("a", "Alpha", "1", None), third],
+        removed_accounts: vec!["b".into()],
+        ..DesiredProfile::default()
+    };
+    let ApplyOutcome::Changed(plan) = apply(&profile, &without_b) else {
+        panic!("removal must write")
+    };
+    assert!(plan.changes.iter().any(|c| c.kind == ChangeKind::SectionRemoved));
+    let document = doc(&profile);
+    assert_eq!(document.get("Account2", "label").as_deref(), Some("Gamma"));
+    assert_eq!(document.get("Account2", "customKey").as_deref(), Some("kept"));
+    assert!(!document.has_section("Account3"));
+    assert_eq!(document.get("Settings", "accountId").as_deref(), Some("2"));
+    assert!(!changed(&apply(&profile, &without_b)), "idempotent after removal");
+}
+
+#[test]
+fn setting_policies() {
+    let (_dir, profile) = temp_profile();
+    fs::write(
+        &profile.ini_path,
+        utf16le_bom("[Settings]\r\naccountId=0\r\nenableLocalAccount=1\r\nautoAnswer=all\r\nenableLog=1\r\nVAD=1\r\n"),
+    )
+    .unwrap();
+    let setting = |key: &str, value: Option<&str>, policy| DesiredSetting {
+        key: key.into(),
+        value: value.map(str::to_string),
+        policy,
+    };
+    let desired = DesiredProfile {
+        settings: vec![
+            setting("VAD", Some("0"), SettingPolicy::Enforce),
+            setting("autoAnswer", Some("button"), SettingPolicy::Default),
+            setting("denyIncoming", Some("user"), SettingPolicy::Default),
+            setting("enableLog", None, SettingPolicy::Remove),
+        ],
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &desired);
+    assert_eq!(
+        ini_text(&profile),
+        "[Settings]\r\naccountId=0\r\nenableLocalAccount=1\r\nautoAnswer=all\r\nVAD=0\r\ndenyIncoming=user\r\n"
+    );
+}
+
+#[test]
+fn account_id_is_always_written_and_new_accounts_fill_the_first_gap() {
+    let (_dir, profile) = temp_profile();
+    fs::write(
+        &profile.ini_path,
+        utf16le_bom("[Account1]\r\nlabel=Mine\r\ndomain=a.example\r\n[Account3]\r\nlabel=Lost\r\ndomain=b.example\r\n"),
+    )
+    .unwrap();
+    let desired = DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", None)],
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &desired);
+    let document = doc(&profile);
+    assert_eq!(document.get("Account2", "label").as_deref(), Some("Office"));
+    assert_eq!(document.get("Account1", "label").as_deref(), Some("Mine"));
+    assert_eq!(document.get("Settings", "accountId").as_deref(), Some("2"));
+}
+
+#[test]
+fn shortcuts_enforced_or_only_when_empty() {
+    let (_dir, profile) = temp_profile();
+    fs::write(
+        &profile.ini_path,
+        utf16le_bom("[Shortcuts]\r\n0=Mine;555;call;;0;\r\n1=Other;556;call;;0;\r\n2=Third;557;call;;0;\r\n"),
+    )
+    .unwrap();
+    let shortcuts = |policy| DesiredProfile {
+        shortcuts: Some(DesiredShortcuts {
+            policy,
+            values: vec!["Reception;100;call;;0;".into()],
+        }),
+        ..DesiredProfile::default()
+    };
+    apply(&profile, &shortcuts(ShortcutPolicy::IfEmpty));
+    assert_eq!(doc(&profile).get("Shortcuts", "0").as_deref(), Some("Mine;555;call;;0;"));
+    apply(&profile, &shortcuts(ShortcutPolicy::Enforce));
+    let document = doc(&profile);
+    assert_eq!(document.get("Shortcuts", "0").as_deref(), Some("Reception;100;call;;0;"));
+    assert_eq!(document.get("Shortcuts", "1"), None);
+    assert_eq!(document.get("Shortcuts", "2"), None);
+}
+
+#[test]
+fn a_broken_profile_file_is_reported_and_left_untouched() {
+    let (_dir, profile) = temp_profile();
+    let mut bytes = utf16le_bom("[Settings]\r\naccountId=1\r\n");
+    bytes.push(0x41);
+    fs::write(&profile.ini_path, &bytes).unwrap();
+    let desired = DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", None)],
+        ..DesiredProfile::default()
+    };
+    let error =
+        apply::apply_profile(&profile, &desired, &ApplyOptions::default(), &mut |_| {}).unwrap_err();
+    assert!(matches!(error, ProfileError::Decode { .. }), "{error}");
+    assert!(error.to_string().contains("microsip.ini:3:1"), "{error}");
+    assert_eq!(fs::read(&profile.ini_path).unwrap(), bytes);
+}
+
+#[test]
+fn backups_are_kept_and_bounded() {
+    let (_dir, profile) = temp_profile();
+    fs::write(&profile.ini_path, utf16le_bom("[Settings]\r\naccountId=1\r\n")).unwrap();
+    for round in 0..(apply::BACKUPS_KEPT + 3) {
+        let desired = DesiredProfile {
+            settings: vec![DesiredSetting {
+                key: "userAgent".into(),
+                value: Some(format!("round {round}")),
+                policy: SettingPolicy::Enforce,
+            }],
+            ..DesiredProfile::default()
+        };
+        assert!(changed(&apply(&profile, &desired)));
+    }
+    let backups = fs::read_dir(profile.tool_dir().join("backups")).unwrap().count();
+    assert_eq!(backups, apply::BACKUPS_KEPT);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_running_microsip_fails_or_skips_the_profile() {
+    // A real process named microsip.exe (a copy of `sleep`): what Wine's MicroSIP looks like.
+    let dir = tempfile::tempdir().unwrap();
+    // Named uniquely (and within /proc's 15-character comm) so parallel tests are not affected.
+    let exe = format!("msip{}.exe", std::process::id() % 100_000);
+    let fake = dir.path().join(&exe);
+    fs::copy("/bin/sleep", &fake).unwrap();
+    let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let (_pdir, profile) = temp_profile();
+    let desired = DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", None)],
+        ..DesiredProfile::default()
+    };
+    let fail = ApplyOptions {
+        microsip_exe: Some(exe.clone()),
+        ..ApplyOptions::default()
+    };
+    let result = apply::apply_profile(&profile, &desired, &fail, &mut |_| {});
+    let skip = ApplyOptions {
+        if_running: IfRunning::Skip,
+        microsip_exe: Some(exe.clone()),
+        ..ApplyOptions::default()
+    };
+    let skipped = apply::apply_profile(&profile, &desired, &skip, &mut |_| {});
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(matches!(result, Err(ProfileError::MicrosipRunning { .. })));
+    assert!(matches!(skipped, Ok(ApplyOutcome::Skipped { .. })));
+    assert!(!Path::new(&profile.ini_path).exists(), "nothing written");
+}
