@@ -14,3 +14,4 @@ pub mod manifest;
 pub mod plan;
 pub mod profile;
 pub mod render;
+pub mod report;

@@ -13,7 +13,7 @@ mod cli;
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::run(args) {
-        Ok(code) => code.into(),
+        Ok(code) => code,
         Err(failure) => {
             failure.print();
             failure.exit_code().into()

@@ -344,7 +344,9 @@ fn temp_name(file_name: &std::ffi::OsStr, counter: u64) -> OsString {
 /// 5. replace the target: Unix `rename` then fsync of the folder; Windows `ReplaceFileW` when the
 ///    target exists (see below), a write-through `MoveFileExW` when it does not.
 ///
-/// On any failure the temp file is removed and the target is left as it was.
+/// On any failure the temp file is removed and the target is left as it was. (One exception on
+/// Unix: if only the final fsync of the folder fails with an I/O error, the new content is
+/// already in place when the error is returned.)
 ///
 /// **Windows:** `ReplaceFileW(target, temp, NULL, REPLACEFILE_IGNORE_MERGE_ERRORS)` keeps the
 /// original's ACL, owner, attributes and creation time, which matters when an administrator edits
@@ -466,7 +468,7 @@ fn parent_dir(path: &Path) -> &Path {
 }
 
 /// Symbolic link, or on Windows any reparse point (junction, mount point, ...).
-pub(crate) fn is_link(meta: &Metadata) -> bool {
+fn is_link(meta: &Metadata) -> bool {
     if meta.file_type().is_symlink() {
         return true;
     }

@@ -14,9 +14,9 @@ pub mod lock;
 pub mod running;
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
-use atomic::{FsError, Fingerprint, WriteOptions, WriteOutcome};
+use atomic::{Fingerprint, FsError, WriteOptions, WriteOutcome};
 
 use crate::ini::{CodePage, DecodeError, IniDocument};
 use crate::plan::merge::{self, MergeError};
@@ -52,8 +52,8 @@ pub enum ProfileError {
     Merge {
         /// The INI file.
         path: PathBuf,
-        /// Why.
-        source: MergeError,
+        /// Why (boxed: the error path must not make every `Result` large).
+        source: Box<MergeError>,
     },
     /// The file read back after writing is not what was planned.
     #[error("{}: read back after writing, {what}; the backup in {} holds the previous version", .path.display(), .backup_dir.display())]
@@ -137,7 +137,7 @@ pub fn plan_profile(
     let outcome =
         merge::merge(&mut after, &mut state, desired).map_err(|source| ProfileError::Merge {
             path: path.clone(),
-            source,
+            source: Box::new(source),
         })?;
     let mut warnings = outcome.warnings;
     if outcome.converted_to_utf16 {
@@ -211,7 +211,10 @@ pub fn apply_profile(
     on_wait: &mut dyn FnMut(&Path),
 ) -> Result<ApplyOutcome, ProfileError> {
     if options.if_running != IfRunning::Ignore {
-        let exe = options.microsip_exe.as_deref().unwrap_or(running::MICROSIP_EXE);
+        let exe = options
+            .microsip_exe
+            .as_deref()
+            .unwrap_or(running::MICROSIP_EXE);
         if let Some(pid) = running::find_process(exe) {
             if options.if_running == IfRunning::Skip {
                 return Ok(ApplyOutcome::Skipped {
@@ -353,30 +356,17 @@ fn prune_backups(dir: &Path, name: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// `YYYYMMDDTHHMMSSZ` for a time (civil-from-days, no date crate needed).
+/// `YYYYMMDDTHHMMSSZ` for a time: sorts as text, valid in every file system.
 fn utc_stamp(time: SystemTime) -> String {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}T{:02}{:02}{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    let (year, month, day, hour, minute, second) = crate::report::utc_parts(time);
+    format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use std::time::UNIX_EPOCH;
 
     #[test]
     fn utc_stamps() {

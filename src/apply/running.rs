@@ -58,10 +58,13 @@ mod imp {
     pub fn find(exe: &str) -> Option<u32> {
         // `comm` holds at most 15 bytes of the name; "microsip.exe" fits.
         let wanted: String = exe.chars().take(15).collect();
-        std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            comm.trim_end().eq_ignore_ascii_case(&wanted).then_some(pid)
-        })
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .find_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+                comm.trim_end().eq_ignore_ascii_case(&wanted).then_some(pid)
+            })
     }
 }

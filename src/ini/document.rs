@@ -748,13 +748,19 @@ impl IniDocument {
                     section = name;
                 }
                 match &line.kind {
-                    LineKind::Entry { key, value } if is_secret(section, &line.text[key.clone()]) => {
+                    LineKind::Entry { key, value }
+                        if is_secret(section, &line.text[key.clone()]) =>
+                    {
                         let marker = if line.origin.is_some() {
                             "<redacted>"
                         } else {
                             "<redacted, changed>"
                         };
-                        format!("{}{marker}{}", &line.text[..value.start], &line.text[value.end..])
+                        format!(
+                            "{}{marker}{}",
+                            &line.text[..value.start],
+                            &line.text[value.end..]
+                        )
                     }
                     _ => line.text.clone(),
                 }

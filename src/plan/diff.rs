@@ -49,7 +49,10 @@ mod tests {
         after.set("Account1", "password", "hunter2").unwrap();
         after.set("Account1", "label", "b").unwrap();
         let diff = unified_diff("microsip.ini", Some(&before), &after);
-        assert!(!diff.contains("hunter2") && !diff.contains("0badc0ffee"), "{diff}");
+        assert!(
+            !diff.contains("hunter2") && !diff.contains("0badc0ffee"),
+            "{diff}"
+        );
         assert!(diff.contains("-password=<redacted>"), "{diff}");
         assert!(diff.contains("+password=<redacted, changed>"), "{diff}");
         assert!(diff.contains("+label=b"), "{diff}");

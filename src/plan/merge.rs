@@ -261,7 +261,12 @@ pub fn merge(
             SettingPolicy::Default => {
                 if editor.document.get(SETTINGS, &setting.key).is_none() {
                     let value = setting.value.as_deref().unwrap_or_default();
-                    editor.set(SETTINGS, &setting.key, value, Some("default: only when missing"))?;
+                    editor.set(
+                        SETTINGS,
+                        &setting.key,
+                        value,
+                        Some("default: only when missing"),
+                    )?;
                 }
             }
             SettingPolicy::Remove => editor.remove_key(SETTINGS, &setting.key),
@@ -392,7 +397,8 @@ fn merge_account(
         match spec.name {
             "label" => {}
             "password" => {
-                password_hash = merge_password(editor, state, account, &section, is_new, password_hash)?;
+                password_hash =
+                    merge_password(editor, state, account, &section, is_new, password_hash)?;
             }
             name => {
                 if let Some(value) = account.key(name) {
@@ -469,7 +475,11 @@ fn merge_account_id(
     }
     let slots = editor.account_slots();
     let current = editor.document.get(SETTINGS, ACCOUNT_ID);
-    let local_enabled = editor.document.get(SETTINGS, "enableLocalAccount").as_deref() == Some("1");
+    let local_enabled = editor
+        .document
+        .get(SETTINGS, "enableLocalAccount")
+        .as_deref()
+        == Some("1");
     let valid = current
         .as_deref()
         .and_then(|v| v.trim().parse::<u32>().ok())

@@ -14,8 +14,7 @@ pub mod merge;
 use serde::Serialize;
 
 pub use desired::{
-    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy,
-    ShortcutPolicy,
+    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy, ShortcutPolicy,
 };
 
 /// What happened to one key or section.

@@ -66,7 +66,10 @@ impl Profile {
             (dir.clone(), portable_ini_name(dir))
         } else {
             let appdata = std::env::var_os("APPDATA").ok_or(ProfileError::NoAppData)?;
-            (PathBuf::from(appdata).join("MicroSIP"), "microsip.ini".to_string())
+            (
+                PathBuf::from(appdata).join("MicroSIP"),
+                "microsip.ini".to_string(),
+            )
         };
         let user = match &selection.user {
             Some(user) => user.clone(),
@@ -107,7 +110,9 @@ pub fn user_from_path(dir: &Path) -> Option<String> {
         .split(['/', '\\'])
         .map(str::to_string)
         .collect();
-    let appdata = parts.iter().rposition(|p| p.eq_ignore_ascii_case("AppData"))?;
+    let appdata = parts
+        .iter()
+        .rposition(|p| p.eq_ignore_ascii_case("AppData"))?;
     let user = parts.get(appdata.checked_sub(1)?)?;
     (!user.is_empty()).then(|| user.clone())
 }

@@ -172,6 +172,9 @@ mod tests {
         assert_eq!(ProfileState::load(&path).unwrap().0, fresh);
         std::fs::write(&path, b"{not json").unwrap();
         let error = ProfileState::load(&path).unwrap_err().to_string();
-        assert!(error.contains("state.json") && error.contains("delete it"), "{error}");
+        assert!(
+            error.contains("state.json") && error.contains("delete it"),
+            "{error}"
+        );
     }
 }

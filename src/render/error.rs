@@ -56,7 +56,7 @@ impl RenderError {
         };
         let message = match error.reason() {
             TemplateErrorReason::InvalidSyntax(detail) => {
-                format!("template syntax error: {}", detail.trim())
+                format!("template syntax error: {}", friendly_syntax(detail))
             }
             TemplateErrorReason::MismatchingClosedHelper(open, close) => {
                 format!("`{{{{#{open}}}}}` is closed by `{{{{/{close}}}}}`")
@@ -120,6 +120,21 @@ impl RenderError {
     }
 }
 
+/// Pest's "expected <rule>, <rule>, …" in words an admin can act on.
+fn friendly_syntax(detail: &str) -> String {
+    if detail.contains("helper_block_end") {
+        "a block `{{#…}}` is not closed by its `{{/…}}` before the end".into()
+    } else if detail.contains("trailing_tilde_to_omit_whitespace") {
+        "an expression opened with `{{` is not closed by `}}`".into()
+    } else if detail.contains("leading_tilde_to_omit_whitespace") {
+        "expected an expression after `{{` (a `{{/…}}` without its `{{#…}}`, or a `{{!--` \
+         comment without its `--}}`?)"
+            .into()
+    } else {
+        detail.trim().replace('_', " ")
+    }
+}
+
 /// The message for a strict-mode missing variable: its path, what its parent does have, and a
 /// likely intended name.
 pub(crate) fn missing_variable(path: &str, context: &Value) -> String {
@@ -166,12 +181,8 @@ fn hint(path: &str, context: &Value) -> Option<String> {
     let mut prefix: Vec<&str> = Vec::new();
     for segment in &segments {
         let Value::Object(map) = node else {
-            return (!prefix.is_empty()).then(|| {
-                format!(
-                    "`{}` is a single value, it has no fields",
-                    prefix.join(".")
-                )
-            });
+            return (!prefix.is_empty())
+                .then(|| format!("`{}` is a single value, it has no fields", prefix.join(".")));
         };
         match map.get(segment) {
             Some(child) => {
@@ -217,7 +228,10 @@ fn list(names: &[&str]) -> String {
 
 /// The name a typo most likely meant: equal ignoring case, or within a small edit distance.
 fn nearest<'a>(wanted: &str, names: &[&'a str]) -> Option<&'a str> {
-    if let Some(same) = names.iter().find(|n| n.to_lowercase() == wanted.to_lowercase()) {
+    if let Some(same) = names
+        .iter()
+        .find(|n| n.to_lowercase() == wanted.to_lowercase())
+    {
         return Some(same);
     }
     let budget = match wanted.chars().count() {
@@ -272,12 +286,18 @@ mod tests {
         let ctx = json!({"user": {"name": "Ann", "extension": "201"}, "account": {"keys": {}}});
         let m = missing_variable("user.extnsion", &ctx);
         assert!(m.contains("`user.extnsion`"), "{m}");
-        assert!(m.contains("the users CSV has the columns `extension`, `name`"), "{m}");
+        assert!(
+            m.contains("the users CSV has the columns `extension`, `name`"),
+            "{m}"
+        );
         assert!(m.contains("did you mean `user.extension`?"), "{m}");
         let m = missing_variable("user.[Name]", &ctx);
         assert!(m.contains("did you mean `user.name`?"), "{m}");
         let m = missing_variable("usr.name", &ctx);
-        assert!(m.contains("the template context has `account`, `user`"), "{m}");
+        assert!(
+            m.contains("the template context has `account`, `user`"),
+            "{m}"
+        );
         assert!(m.contains("did you mean `user`?"), "{m}");
         let m = missing_variable("user.name.first", &ctx);
         assert!(m.contains("`user.name` is a single value"), "{m}");

@@ -34,7 +34,10 @@ pub(crate) fn parse(
         bytes.extend_from_slice(&unit.to_le_bytes());
     }
     let document = IniDocument::parse(&bytes, CodePage::WINDOWS_1252).map_err(|e| {
-        RenderError::new(template, format!("the rendered fragment does not decode: {e}"))
+        RenderError::new(
+            template,
+            format!("the rendered fragment does not decode: {e}"),
+        )
     })?;
 
     // Line 1 of the document is the synthetic header: document line n is rendered line n - 1.
@@ -144,11 +147,18 @@ mod tests {
         let source = "label=x\r\n  [Account1]\r\nserver=y\r\n";
         let e = parse("t.hbs", Some(source), "label=x\r\n  [Account1]\r\n").unwrap_err();
         assert_eq!((e.line, e.column), (Some(2), Some(3)), "{e}");
-        assert!(e.message.contains("rendered line 2 is a `[section]` header"), "{e}");
+        assert!(
+            e.message
+                .contains("rendered line 2 is a `[section]` header"),
+            "{e}"
+        );
 
         let e = parse("t.hbs", Some("{{x}}\n"), "secret-ish\n").unwrap_err();
         assert_eq!((e.line, e.column), (None, None));
-        assert!(e.message.contains("rendered line 1 is not `key=value`"), "{e}");
+        assert!(
+            e.message.contains("rendered line 1 is not `key=value`"),
+            "{e}"
+        );
         assert!(!e.to_string().contains("secret-ish"));
 
         let e = parse("t", None, "=v").unwrap_err();
@@ -159,7 +169,8 @@ mod tests {
     fn duplicate_keys_are_errors_ignoring_case() {
         let e = parse("t", None, "a=1\nb=2\nA=3\n").unwrap_err();
         assert!(
-            e.message.contains("key `A` is written twice (rendered lines 1 and 3)"),
+            e.message
+                .contains("key `A` is written twice (rendered lines 1 and 3)"),
             "{e}"
         );
     }

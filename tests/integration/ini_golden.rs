@@ -93,25 +93,18 @@ fn assert_edit(
     let bytes = fs::read(corpus_dir().join(file)).unwrap();
     let mut document = IniDocument::parse(&bytes, page).unwrap();
     assert_eq!(edit(&mut document), outcome, "{file}");
-    let (text, encode): (String, Box<dyn Fn(&str) -> Vec<u8>>) = if bytes.starts_with(&[0xFF, 0xFE])
-    {
-        (from_utf16le_bom(&bytes), Box::new(utf16le_bom))
-    } else if bytes.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        (
-            encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(&bytes)
-                .0
-                .into_owned(),
-            Box::new(|t: &str| encoding_rs::WINDOWS_1252.encode(t).0.into_owned()),
-        )
+    // UTF-16LE files are compared as UTF-16LE; every other file is ANSI (a UTF-8 BOM is just
+    // three cp1252 characters to Windows, rule 7).
+    fn cp1252(text: &str) -> Vec<u8> {
+        encoding_rs::WINDOWS_1252.encode(text).0.into_owned()
+    }
+    let (text, encode): (String, fn(&str) -> Vec<u8>) = if bytes.starts_with(&[0xFF, 0xFE]) {
+        (from_utf16le_bom(&bytes), utf16le_bom)
     } else {
-        (
-            encoding_rs::WINDOWS_1252
-                .decode_without_bom_handling(&bytes)
-                .0
-                .into_owned(),
-            Box::new(|t: &str| encoding_rs::WINDOWS_1252.encode(t).0.into_owned()),
-        )
+        let text = encoding_rs::WINDOWS_1252
+            .decode_without_bom_handling(&bytes)
+            .0;
+        (text.into_owned(), cp1252)
     };
     let want = encode(&expected(&text));
     assert_eq!(

@@ -8,3 +8,4 @@ mod ini_golden;
 mod ini_props;
 mod merge;
 mod oracle;
+mod render;

@@ -40,7 +40,11 @@ fn ini_text(profile: &Profile) -> String {
 }
 
 fn doc(profile: &Profile) -> IniDocument {
-    IniDocument::parse(&fs::read(&profile.ini_path).unwrap(), CodePage::WINDOWS_1252).unwrap()
+    IniDocument::parse(
+        &fs::read(&profile.ini_path).unwrap(),
+        CodePage::WINDOWS_1252,
+    )
+    .unwrap()
 }
 
 fn changed(outcome: &ApplyOutcome) -> bool {
@@ -78,12 +82,21 @@ fn fresh_profile_gets_a_utf16_file_and_a_second_run_writes_nothing() {
     assert!(!state.contains("s3cret-1"), "{state}");
 
     let mtime = fs::metadata(&profile.ini_path).unwrap().modified().unwrap();
-    let state_mtime = fs::metadata(profile.tool_dir().join("state.json")).unwrap().modified().unwrap();
+    let state_mtime = fs::metadata(profile.tool_dir().join("state.json"))
+        .unwrap()
+        .modified()
+        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(30));
     assert!(!changed(&apply(&profile, &desired)));
-    assert_eq!(fs::metadata(&profile.ini_path).unwrap().modified().unwrap(), mtime);
     assert_eq!(
-        fs::metadata(profile.tool_dir().join("state.json")).unwrap().modified().unwrap(),
+        fs::metadata(&profile.ini_path).unwrap().modified().unwrap(),
+        mtime
+    );
+    assert_eq!(
+        fs::metadata(profile.tool_dir().join("state.json"))
+            .unwrap()
+            .modified()
+            .unwrap(),
         state_mtime
     );
 }
@@ -102,7 +115,10 @@ fn user_changes_and_unmanaged_accounts_are_kept_byte_for_byte() {
     let after_text = ini_text(&profile);
     // The sample has [Account1]..[Account3] (the user's own): ours goes to the first gap,
     // [Account4], and the rest of the file is untouched.
-    assert!(after_text.starts_with(&before_text), "existing bytes changed");
+    assert!(
+        after_text.starts_with(&before_text),
+        "existing bytes changed"
+    );
     assert_eq!(
         &after_text[before_text.len()..],
         "[Account4]\r\nlabel=Support\r\nserver=pbx.example.com\r\ndomain=pbx.example.com\r\n\
@@ -126,19 +142,32 @@ fn password_is_written_once_then_only_when_rotated() {
     fs::write(&profile.ini_path, document.to_bytes()).unwrap();
     let encrypted = fs::read(&profile.ini_path).unwrap();
 
-    assert!(!changed(&apply(&profile, &desired("first-secret"))), "no churn");
+    assert!(
+        !changed(&apply(&profile, &desired("first-secret"))),
+        "no churn"
+    );
     assert_eq!(fs::read(&profile.ini_path).unwrap(), encrypted);
 
     let outcome = apply(&profile, &desired("rotated-secret"));
     let ApplyOutcome::Changed(plan) = outcome else {
         panic!("rotation must write")
     };
-    assert_eq!(doc(&profile).get("Account1", "password").as_deref(), Some("rotated-secret"));
-    let change = plan.changes.iter().find(|c| c.key.as_deref() == Some("password")).unwrap();
+    assert_eq!(
+        doc(&profile).get("Account1", "password").as_deref(),
+        Some("rotated-secret")
+    );
+    let change = plan
+        .changes
+        .iter()
+        .find(|c| c.key.as_deref() == Some("password"))
+        .unwrap();
     assert!(change.secret && change.old.is_none() && change.new.is_none());
     assert_eq!(change.reason.as_deref(), Some("password rotated"));
     let diff = plan.diff();
-    assert!(!diff.contains("rotated-secret") && !diff.contains("3f9a0c1d"), "{diff}");
+    assert!(
+        !diff.contains("rotated-secret") && !diff.contains("3f9a0c1d"),
+        "{diff}"
+    );
 }
 
 #[test]
@@ -164,7 +193,11 @@ fn removing_an_account_from_the_middle_shifts_later_ones_whole() {
     let mut third = account("c", "Gamma", "3", None);
     third.active = true;
     let all = DesiredProfile {
-        accounts: vec![account("a", "Alpha", "1", None), account("b", "Beta", "2", None), third],
+        accounts: vec![
+            account("a", "Alpha", "1", None),
+            account("b", "Beta", "2", None),
+            third,
+        ],
         ..DesiredProfile::default()
     };
     apply(&profile, &all);
@@ -172,7 +205,10 @@ fn removing_an_account_from_the_middle_shifts_later_ones_whole() {
     let mut document = doc(&profile);
     document.set("Account3", "customKey", "kept").unwrap();
     fs::write(&profile.ini_path, document.to_bytes()).unwrap();
-    assert_eq!(doc(&profile).get("Settings", "accountId").as_deref(), Some("3"));
+    assert_eq!(
+        doc(&profile).get("Settings", "accountId").as_deref(),
+        Some("3")
+    );
 
     let mut third = account("c", "Gamma", "3", None);
     third.active = true;
@@ -184,13 +220,22 @@ fn removing_an_account_from_the_middle_shifts_later_ones_whole() {
     let ApplyOutcome::Changed(plan) = apply(&profile, &without_b) else {
         panic!("removal must write")
     };
-    assert!(plan.changes.iter().any(|c| c.kind == ChangeKind::SectionRemoved));
+    assert!(plan
+        .changes
+        .iter()
+        .any(|c| c.kind == ChangeKind::SectionRemoved));
     let document = doc(&profile);
     assert_eq!(document.get("Account2", "label").as_deref(), Some("Gamma"));
-    assert_eq!(document.get("Account2", "customKey").as_deref(), Some("kept"));
+    assert_eq!(
+        document.get("Account2", "customKey").as_deref(),
+        Some("kept")
+    );
     assert!(!document.has_section("Account3"));
     assert_eq!(document.get("Settings", "accountId").as_deref(), Some("2"));
-    assert!(!changed(&apply(&profile, &without_b)), "idempotent after removal");
+    assert!(
+        !changed(&apply(&profile, &without_b)),
+        "idempotent after removal"
+    );
 }
 
 #[test]
@@ -257,10 +302,16 @@ fn shortcuts_enforced_or_only_when_empty() {
         ..DesiredProfile::default()
     };
     apply(&profile, &shortcuts(ShortcutPolicy::IfEmpty));
-    assert_eq!(doc(&profile).get("Shortcuts", "0").as_deref(), Some("Mine;555;call;;0;"));
+    assert_eq!(
+        doc(&profile).get("Shortcuts", "0").as_deref(),
+        Some("Mine;555;call;;0;")
+    );
     apply(&profile, &shortcuts(ShortcutPolicy::Enforce));
     let document = doc(&profile);
-    assert_eq!(document.get("Shortcuts", "0").as_deref(), Some("Reception;100;call;;0;"));
+    assert_eq!(
+        document.get("Shortcuts", "0").as_deref(),
+        Some("Reception;100;call;;0;")
+    );
     assert_eq!(document.get("Shortcuts", "1"), None);
     assert_eq!(document.get("Shortcuts", "2"), None);
 }
@@ -275,8 +326,8 @@ fn a_broken_profile_file_is_reported_and_left_untouched() {
         accounts: vec![account("office", "Office", "1001", None)],
         ..DesiredProfile::default()
     };
-    let error =
-        apply::apply_profile(&profile, &desired, &ApplyOptions::default(), &mut |_| {}).unwrap_err();
+    let error = apply::apply_profile(&profile, &desired, &ApplyOptions::default(), &mut |_| {})
+        .unwrap_err();
     assert!(matches!(error, ProfileError::Decode { .. }), "{error}");
     assert!(error.to_string().contains("microsip.ini:3:1"), "{error}");
     assert_eq!(fs::read(&profile.ini_path).unwrap(), bytes);
@@ -285,7 +336,11 @@ fn a_broken_profile_file_is_reported_and_left_untouched() {
 #[test]
 fn backups_are_kept_and_bounded() {
     let (_dir, profile) = temp_profile();
-    fs::write(&profile.ini_path, utf16le_bom("[Settings]\r\naccountId=1\r\n")).unwrap();
+    fs::write(
+        &profile.ini_path,
+        utf16le_bom("[Settings]\r\naccountId=1\r\n"),
+    )
+    .unwrap();
     for round in 0..(apply::BACKUPS_KEPT + 3) {
         let desired = DesiredProfile {
             settings: vec![DesiredSetting {
@@ -297,7 +352,9 @@ fn backups_are_kept_and_bounded() {
         };
         assert!(changed(&apply(&profile, &desired)));
     }
-    let backups = fs::read_dir(profile.tool_dir().join("backups")).unwrap().count();
+    let backups = fs::read_dir(profile.tool_dir().join("backups"))
+        .unwrap()
+        .count();
     assert_eq!(backups, apply::BACKUPS_KEPT);
 }
 
