@@ -10,7 +10,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use microsip_provision::ini::CodePage;
 
+mod account;
 mod ini;
+mod provision;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -55,6 +57,29 @@ fn parse_codepage(text: &str) -> Result<CodePage, String> {
 /// The verbs.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Check a manifest and its templates for every user (exit 0 valid, 2 invalid).
+    #[command(
+        after_help = "Example:\n  microsip-provision validate examples/fleet.toml --format github"
+    )]
+    Validate(provision::ValidateArgs),
+    /// Show what `apply` would change in one profile, as a diff (passwords redacted).
+    #[command(
+        after_help = "Example:\n  microsip-provision plan examples/fleet.toml --profile examples/profiles/bob/AppData/Roaming/MicroSIP\n\nWith --exit-code: 0 in line, 3 changes pending, 1 failure, 2 invalid manifest."
+    )]
+    Plan(provision::PlanArgs),
+    /// Merge the manifest into one profile: locked, backed up, atomic, verified.
+    #[command(
+        after_help = "Example (a Group Policy logon script):\n  microsip-provision apply \\\\corp\\netlogon\\microsip\\fleet.toml --quiet --log-file \"%LOCALAPPDATA%\\microsip-provision.log\""
+    )]
+    Apply(provision::ApplyArgs),
+    /// Add, list or remove single accounts (helpdesk), through the same merge rules.
+    #[command(subcommand)]
+    Account(account::AccountCommand),
+    /// Print the manifest's JSON Schema (for editors).
+    #[command(
+        after_help = "Example:\n  microsip-provision schema > microsip-provision.schema.json"
+    )]
+    Schema,
     /// Read and edit INI files exactly as the Win32 profile API reads them, without loss.
     #[command(subcommand)]
     Ini(ini::IniCommand),
@@ -67,6 +92,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         quiet: cli.quiet,
     };
     match cli.command {
+        Command::Validate(args) => provision::validate(args, &global),
+        Command::Plan(args) => provision::plan(args, &global),
+        Command::Apply(args) => provision::apply(args, &global),
+        Command::Account(command) => account::run(command, &global),
+        Command::Schema => provision::schema(),
         Command::Ini(command) => ini::run(command, &global),
     }
 }
@@ -77,7 +107,6 @@ pub struct Global {
     /// Code page for ANSI INI files.
     pub ansi: CodePage,
     /// `--quiet`.
-    #[allow(dead_code)]
     pub quiet: bool,
 }
 

@@ -29,7 +29,7 @@ pub(crate) fn is_template(text: &str) -> bool {
 /// Whether a key name looks like it holds a credential (heuristic for redaction only).
 pub(crate) fn looks_secret(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    ["passw", "secret", "pwd"]
+    ["pass", "pasw", "pwd", "secret"]
         .iter()
         .any(|word| lower.contains(word))
 }
@@ -44,7 +44,12 @@ pub(crate) fn is_secret_path(segs: &[Seg], password_columns: &[String]) -> bool 
     };
     let is_reference = matches!(
         (key(0), segs.get(1), key(2), key(3)),
-        (Some("accounts"), Some(Seg::Index(_)), Some("password"), Some("env" | "file" | "column"))
+        (
+            Some("accounts"),
+            Some(Seg::Index(_)),
+            Some("password"),
+            Some("env" | "file" | "column")
+        )
     ) && segs.len() == 4;
     if is_reference {
         return false;
@@ -219,7 +224,11 @@ impl Checker<'_> {
             if let Some(template) = &account.template {
                 let resolved = self.base_dir.join(template);
                 if template.trim().is_empty() {
-                    self.at_value(Severity::Error, &path.k("template"), "the template path is empty");
+                    self.at_value(
+                        Severity::Error,
+                        &path.k("template"),
+                        "the template path is empty",
+                    );
                 } else if !resolved.is_file() {
                     self.at_value(
                         Severity::Error,
@@ -241,9 +250,11 @@ impl Checker<'_> {
                          [security] accept_literal_passwords = true",
                     );
                 }
-                Some(reference @ (SecretRef::Env(name) | SecretRef::File(name) | SecretRef::Column(name)))
-                    if name.trim().is_empty() =>
-                {
+                Some(
+                    reference @ (SecretRef::Env(name)
+                    | SecretRef::File(name)
+                    | SecretRef::Column(name)),
+                ) if name.trim().is_empty() => {
                     self.at_value(
                         Severity::Error,
                         &path.k("password").k(reference.kind()),
@@ -381,8 +392,13 @@ impl Checker<'_> {
                         "account {id:?} is both provisioned (line {line}) and removed; drop one of them"
                     ),
                 );
-            } else if seen.contains_key(&folded) {
-                self.at_value(Severity::Error, &item, format!("{id:?} is listed twice"));
+            } else if let Some(&first) = seen.get(&folded) {
+                let line = self.line_of(&path.i(first));
+                self.at_value(
+                    Severity::Error,
+                    &item,
+                    format!("{id:?} is listed twice (also on line {line})"),
+                );
             } else {
                 seen.insert(folded, index);
             }
@@ -403,7 +419,8 @@ impl Checker<'_> {
                 continue;
             }
             if let Some(first) = seen.get(&key.to_ascii_lowercase()) {
-                let message = format!("`{key}` is the same INI key as `{first}` (Windows ignores case)");
+                let message =
+                    format!("`{key}` is the same INI key as `{first}` (Windows ignores case)");
                 self.at_key(Severity::Error, &path, message);
                 continue;
             }
@@ -453,7 +470,11 @@ impl Checker<'_> {
                     {
                         if let Some(value) = setting.value.as_deref().filter(|v| !is_template(v)) {
                             if let Err(why) = keys::check_value(spec, value) {
-                                self.at_value(Severity::Error, &value_path, format!("`{key}` {why}"));
+                                self.at_value(
+                                    Severity::Error,
+                                    &value_path,
+                                    format!("`{key}` {why}"),
+                                );
                             }
                         }
                     }
@@ -501,7 +522,11 @@ impl Checker<'_> {
                 let probe = format!("x;x;{};;0;", item.kind);
                 if let Err(why) = keys::check_value(spec, &probe) {
                     let why = why.rsplit("; ").next().unwrap_or(&why).to_string();
-                    self.at_value(Severity::Error, &path.k("type"), format!("speed-dial button: {why}"));
+                    self.at_value(
+                        Severity::Error,
+                        &path.k("type"),
+                        format!("speed-dial button: {why}"),
+                    );
                     continue;
                 }
             }
@@ -532,12 +557,20 @@ impl Checker<'_> {
                     .collect::<Vec<_>>()
                     .join(", ")
             );
-            if let Some(close) = users.columns.iter().find(|c| c.eq_ignore_ascii_case(column)) {
+            if let Some(close) = users
+                .columns
+                .iter()
+                .find(|c| c.eq_ignore_ascii_case(column))
+            {
                 message.push_str(&format!("; did you mean `{close}`?"));
             }
             self.at_value(
                 Severity::Error,
-                &FieldPath::root().k("accounts").i(index).k("password").k("column"),
+                &FieldPath::root()
+                    .k("accounts")
+                    .i(index)
+                    .k("password")
+                    .k("column"),
                 message,
             );
         }

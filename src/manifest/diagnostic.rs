@@ -319,10 +319,7 @@ impl SourceText {
     pub(crate) fn syntax_diagnostic(&self, offset: usize, message: &str) -> Diagnostic {
         let mut diagnostic = self.diagnostic(Severity::Error, offset, self.scrub(message));
         let risky = diagnostic.source_line.as_deref().is_some_and(|line| {
-            let lower = line.to_ascii_lowercase();
-            ["literal", "password", "passwd", "secret"]
-                .iter()
-                .any(|word| lower.contains(word))
+            super::check::looks_secret(line) || line.to_ascii_lowercase().contains("literal")
         });
         if risky && !self.secrets_known {
             diagnostic.source_line = None;

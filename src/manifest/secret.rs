@@ -105,9 +105,10 @@ pub fn resolve_secret(
             }
             let path = base_dir.join(rendered_name);
             match std::fs::read(&path) {
-                Ok(bytes) => Some(decode_secret_file(&bytes).ok_or(SecretError::FileEncoding {
-                    path: path.clone(),
-                })?),
+                Ok(bytes) => Some(
+                    decode_secret_file(&bytes)
+                        .ok_or(SecretError::FileEncoding { path: path.clone() })?,
+                ),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => None,
                 Err(source) => return Err(SecretError::FileRead { path, source }),
             }
@@ -155,7 +156,10 @@ mod tests {
     fn files_lose_one_line_break_and_their_bom() {
         assert_eq!(decode_secret_file(b"pw\r\n").as_deref(), Some("pw"));
         assert_eq!(decode_secret_file(b"pw\n\n").as_deref(), Some("pw\n"));
-        assert_eq!(decode_secret_file(b"\xEF\xBB\xBFpw\n").as_deref(), Some("pw"));
+        assert_eq!(
+            decode_secret_file(b"\xEF\xBB\xBFpw\n").as_deref(),
+            Some("pw")
+        );
         assert_eq!(
             decode_secret_file(b"\xFF\xFEp\0w\0\r\0\n\0").as_deref(),
             Some("pw")

@@ -130,9 +130,31 @@ impl SourceMap {
     /// Where the key `key` of the table at `path` is written, to restore the source order of
     /// a table's keys; unknown keys sort last.
     pub(crate) fn key_rank(&self, path: &FieldPath, key: &str) -> usize {
+        self.nodes.get(&path.k(key)).map_or(usize::MAX, |node| {
+            node.key.as_ref().unwrap_or(&node.value).start
+        })
+    }
+
+    /// The deepest written path whose key or value starts at byte `offset`.
+    pub(crate) fn path_at(&self, offset: usize) -> Option<(&FieldPath, &Node)> {
         self.nodes
-            .get(&path.k(key))
-            .map_or(usize::MAX, |node| node.key.as_ref().unwrap_or(&node.value).start)
+            .iter()
+            .filter(|(_, node)| {
+                node.value.start == offset || node.key.as_ref().is_some_and(|k| k.start == offset)
+            })
+            .max_by_key(|(path, _)| path.segs().len())
+    }
+
+    /// Start of the innermost table or array whose value contains byte `offset` (for errors
+    /// about the container itself, such as a missing field).
+    pub(crate) fn container_start(&self, offset: usize) -> Option<usize> {
+        self.nodes
+            .values()
+            .filter(|node| {
+                node.scalar.is_none() && node.value.start <= offset && offset <= node.value.end
+            })
+            .map(|node| node.value.start)
+            .max()
     }
 
     /// Every written path with its node.
@@ -322,6 +344,72 @@ impl YamlBuilder<'_> {
             match event {
                 Event::MappingStart(..) | Event::SequenceStart(..) => *depth += 1,
                 Event::MappingEnd | Event::SequenceEnd => {
+                    *depth -= 1;
+                    if *depth == 0 {
+                        self.stack.pop();
+                    }
+                }
+                _ => {}
+            }
+            return Flow::Continue;
+        }
+        match event {
+            Event::Scalar(value, ..) => {
+                if let Some(placement) = self.place(Some((&value, range.clone()))) {
+                    self.map.insert(
+                        placement.path,
+                        Node {
+                            key: placement.key,
+                            value: range,
+                            scalar: Some(value.to_string()),
+                            leaf: true,
+                        },
+                    );
+                }
+            }
+            Event::Alias(..) => {
+                if let Some(placement) = self.place(Some(("*", range.clone()))) {
+                    self.map.insert(
+                        placement.path,
+                        Node {
+                            key: placement.key,
+                            value: range,
+                            scalar: None,
+                            leaf: true,
+                        },
+                    );
+                }
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let is_map = matches!(event, Event::MappingStart(..));
+                match self.place(None) {
+                    Some(placement) => {
+                        self.map.insert(
+                            placement.path.clone(),
+                            Node {
+                                key: placement.key,
+                                value: range,
+                                scalar: None,
+                                leaf: true,
+                            },
+                        );
+                        self.stack.push(if is_map {
+                            Frame::Map {
+                                path: placement.path,
+                                key: None,
+                                count: 0,
+                            }
+                        } else {
+                            Frame::Seq {
+                                path: placement.path,
+                                next: 0,
+                            }
+                        });
+                    }
+                    None => self.stack.push(Frame::Skip { depth: 1 }),
+                }
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
                 let (path, children) = match self.stack.pop() {
                     Some(Frame::Map { path, count, .. }) => (path, count),
                     Some(Frame::Seq { path, next }) => (path, next),
@@ -342,4 +430,80 @@ impl YamlBuilder<'_> {
 struct Placement {
     path: FieldPath,
     key: Option<Range<usize>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(source: &SourceText, offset: usize) -> (usize, usize) {
+        source.line_column(offset)
+    }
+
+    #[test]
+    fn toml_keys_and_values_are_mapped() {
+        let text = "version = 1\n[[accounts]]\nlabel = \"A\"\n[accounts.keys]\nServer = \"x\"\n\
+                    [[accounts]]\nlabel = \"B\"\npassword = { env = \"E\" }\n";
+        let source = SourceText::new("m.toml", text.to_string());
+        let map = SourceMap::from_toml(text);
+        assert!(map.is_complete());
+        let accounts = FieldPath::root().k("accounts");
+        let server = accounts.i(0).k("keys").k("Server");
+        assert_eq!(server.to_string(), "accounts[0].keys.Server");
+        assert_eq!(at(&source, map.key_offset(&server)), (5, 1));
+        assert_eq!(at(&source, map.value_offset(&server)), (5, 10));
+        assert_eq!(map.get(&server).unwrap().scalar.as_deref(), Some("x"));
+        let env = accounts.i(1).k("password").k("env");
+        assert_eq!(at(&source, map.value_offset(&env)), (8, 20));
+        // An array-of-tables element is positioned at its header.
+        assert_eq!(at(&source, map.value_offset(&accounts.i(1))), (6, 1));
+        // A field that is not written falls back to its nearest written ancestor.
+        assert_eq!(
+            at(&source, map.value_offset(&accounts.i(1).k("active"))),
+            (6, 1)
+        );
+        assert!(map.key_rank(&accounts.i(0), "label") < map.key_rank(&accounts.i(0), "keys"));
+    }
+
+    #[test]
+    fn yaml_keys_and_values_are_mapped() {
+        let text =
+            "version: 1\naccounts:\n  - label: A\n    keys:\n      Server: x\n  - label: B\n    \
+                    password: {env: E}\n    tags: [a, b]\n";
+        let source = SourceText::new("m.yaml", text.to_string());
+        let map = SourceMap::from_yaml(&source);
+        assert!(map.is_complete());
+        let accounts = FieldPath::root().k("accounts");
+        let server = accounts.i(0).k("keys").k("Server");
+        assert_eq!(at(&source, map.key_offset(&server)), (5, 7));
+        assert_eq!(at(&source, map.value_offset(&server)), (5, 15));
+        let env = accounts.i(1).k("password").k("env");
+        assert_eq!(at(&source, map.value_offset(&env)), (7, 21));
+        assert_eq!(at(&source, map.value_offset(&accounts.i(1))), (6, 5));
+        let tags = accounts.i(1).k("tags");
+        assert_eq!(at(&source, map.value_offset(&tags.i(1))), (8, 15));
+        assert!(!map.get(&tags).unwrap().leaf);
+        assert!(map.get(&tags.i(0)).unwrap().leaf);
+        assert_eq!(
+            map.path_at(map.value_offset(&env))
+                .map(|(p, _)| p.to_string()),
+            Some("accounts[1].password.env".to_string())
+        );
+    }
+
+    #[test]
+    fn complex_yaml_keys_are_skipped() {
+        let text = "a:\n  ? [x, y]\n  : 1\n  b: 2\n";
+        let source = SourceText::new("m.yaml", text.to_string());
+        let map = SourceMap::from_yaml(&source);
+        let b = FieldPath::root().k("a").k("b");
+        assert_eq!(at(&source, map.value_offset(&b)), (4, 6));
+    }
+
+    #[test]
+    fn syntax_errors_leave_an_incomplete_map() {
+        assert!(!SourceMap::from_toml("a = [").is_complete());
+        let source = SourceText::new("m.yaml", "a: [b\n".to_string());
+        assert!(!SourceMap::from_yaml(&source).is_complete());
+    }
 }

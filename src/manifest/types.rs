@@ -29,6 +29,7 @@ pub const DEFAULT_SHORTCUT_TYPE: &str = "call";
 #[schemars(title = "microsip-provision manifest")]
 pub struct Manifest {
     /// Manifest format version; must be 1.
+    #[schemars(extend("const" = 1))]
     pub version: u32,
     /// Where the users come from: a CSV file or inline rows. Every column is available to
     /// templates as `{{user.COLUMN}}`.
@@ -140,8 +141,7 @@ impl Account {
 
 /// Where a password comes from. The `env` and `file` names are handlebars templates, rendered
 /// per user by the caller before [`super::resolve_secret`].
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "SecretRefRepr")]
+#[derive(Clone, PartialEq, Eq)]
 pub enum SecretRef {
     /// An environment variable name (template).
     Env(String),
@@ -199,6 +199,35 @@ struct SecretRefRepr {
     column: Option<String>,
     #[serde(default, deserialize_with = "opt_text")]
     literal: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for SecretRef {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct RefVisitor;
+
+        impl<'de> Visitor<'de> for RefVisitor {
+            type Value = SecretRef;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a table with one of `env`, `file`, `column` or `literal`")
+            }
+
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<SecretRef, E> {
+                // Never quote the text: it is most likely the password itself.
+                Err(E::custom(
+                    "a password is given as a reference, not as text: \
+                     password = { env = \"...\" } (or file, column, literal)",
+                ))
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<SecretRef, A::Error> {
+                let repr = SecretRefRepr::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                SecretRef::try_from(repr).map_err(de::Error::custom)
+            }
+        }
+
+        deserializer.deserialize_any(RefVisitor)
+    }
 }
 
 impl TryFrom<SecretRefRepr> for SecretRef {
@@ -303,7 +332,7 @@ pub struct Setting {
     pub policy: SettingPolicy,
 }
 
-/// The table form of a [`Setting`].
+/// A [Settings] value with its policy.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct SettingTable {
@@ -561,10 +590,8 @@ impl<K: Into<String>, V> FromIterator<(K, V)> for OrderedMap<V> {
 
 impl<'a, V> IntoIterator for &'a OrderedMap<V> {
     type Item = (&'a str, &'a V);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, V)>,
-        fn(&'a (String, V)) -> (&'a str, &'a V),
-    >;
+    type IntoIter =
+        std::iter::Map<std::slice::Iter<'a, (String, V)>, fn(&'a (String, V)) -> (&'a str, &'a V)>;
 
     fn into_iter(self) -> Self::IntoIter {
         fn pair<V>((k, v): &(String, V)) -> (&str, &V) {
@@ -740,4 +767,104 @@ fn opt_text<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>
     }
 
     Ok(Option::<Wrapped>::deserialize(deserializer)?.map(|w| w.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Doc {
+        settings: OrderedMap<Setting>,
+        #[serde(default)]
+        keys: OrderedMap<String>,
+        #[serde(default)]
+        password: Option<SecretRef>,
+    }
+
+    #[test]
+    fn settings_take_a_string_an_integer_or_a_table() {
+        let doc: Doc = toml::from_str(
+            "[settings]\na = \"x\"\nb = 7\nc = { value = \"y\", policy = \"default\" }\nd = { policy = \"remove\" }\n",
+        )
+        .unwrap();
+        let settings: Vec<(&str, &Setting)> = doc.settings.iter().collect();
+        assert_eq!(settings[0], ("a", &Setting::enforce("x")));
+        assert_eq!(settings[1], ("b", &Setting::enforce("7")));
+        assert_eq!(
+            settings[2].1,
+            &Setting {
+                value: Some("y".into()),
+                policy: SettingPolicy::Default
+            }
+        );
+        assert_eq!(settings[3].1.policy, SettingPolicy::Remove);
+        let yaml: Doc = serde_saphyr::from_str(
+            "settings:\n  a: x\n  b: 7\n  c: {value: y, policy: default}\n  d: {policy: remove}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            yaml.settings.iter().collect::<Vec<_>>(),
+            doc.settings.iter().collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn text_refuses_booleans_and_floats_without_quoting_them() {
+        let e = toml::from_str::<Doc>("[settings]\na = true\n").unwrap_err();
+        assert!(e.message().contains("\"0\" or \"1\""), "{}", e.message());
+        let e = toml::from_str::<Doc>("[settings]\n[keys]\na = 1.25\n").unwrap_err();
+        assert!(!e.message().contains("1.25"), "{}", e.message());
+        let doc: Doc = toml::from_str("[settings]\n[keys]\nkeepAlive = 30\n").unwrap();
+        assert_eq!(doc.keys.get("keepAlive").map(String::as_str), Some("30"));
+        let e = toml::from_str::<Doc>("[settings]\n[keys]\na = 1\na2 = 2\nb = { x = 1 }\n")
+            .unwrap_err();
+        assert!(e.message().contains("expected a string"), "{}", e.message());
+    }
+
+    #[test]
+    fn a_password_reference_has_exactly_one_source() {
+        let doc: Doc = toml::from_str("settings = {}\npassword = { column = \"pw\" }\n").unwrap();
+        assert_eq!(doc.password, Some(SecretRef::Column("pw".into())));
+        for bad in ["password = {}", "password = { env = \"A\", file = \"B\" }"] {
+            let e = toml::from_str::<Doc>(&format!("settings = {{}}\n{bad}\n")).unwrap_err();
+            assert!(e.message().contains("exactly one of"), "{}", e.message());
+        }
+        let e = toml::from_str::<Doc>("settings = {}\npassword = { envv = \"A\" }\n").unwrap_err();
+        assert!(
+            e.message().contains("unknown field `envv`"),
+            "{}",
+            e.message()
+        );
+        let e = toml::from_str::<Doc>("settings = {}\npassword = \"hunter2\"\n").unwrap_err();
+        assert!(!e.message().contains("hunter2"), "{}", e.message());
+    }
+
+    #[test]
+    fn shortcuts_encode_as_microsip_3_22_writes_them() {
+        let button = Shortcut {
+            label: "Desk".into(),
+            number: "100".into(),
+            kind: DEFAULT_SHORTCUT_TYPE.into(),
+            number2: String::new(),
+            presence: true,
+            label2: "Two".into(),
+        };
+        assert_eq!(button.encode(), "Desk;100;call;;1;Two");
+    }
+
+    #[test]
+    fn ordered_maps_keep_insertion_order() {
+        let mut map: OrderedMap<String> = [("b", "1".to_string()), ("a", "2".to_string())]
+            .into_iter()
+            .collect();
+        map.insert("b", "3".to_string());
+        assert_eq!(map.keys().collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            map.get_ignore_ascii_case("B").map(String::as_str),
+            Some("3")
+        );
+        assert_eq!(map.get("B"), None);
+    }
 }

@@ -61,12 +61,15 @@ impl UserRow {
 
     /// Every column as a JSON object of strings, for templates (`{{user.COLUMN}}`).
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::Value::Object(
-            self.fields
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect(),
-        )
+        serde_json::Value::Object(self.to_json_map())
+    }
+
+    /// [`Self::to_json`] as the map itself (what `render::template_context` takes).
+    pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
+        self.fields
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect()
     }
 }
 
@@ -381,7 +384,7 @@ fn load_csv(
     let columns: Vec<String> = header.values.iter().map(|c| c.trim().to_string()).collect();
     // Hide password columns in every line a diagnostic may show.
     for (index, column) in columns.iter().enumerate() {
-        if secret_columns.contains(column) {
+        if secret_columns.contains(column) || super::check::looks_secret(column) {
             for record in &records[1..] {
                 if let Some(range) = record.fields.get(index) {
                     source.add_secret(range.clone());
@@ -429,6 +432,10 @@ fn load_csv(
     let mut rows = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
     for record in &records[1..] {
+        // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
+        if record.values.iter().all(|v| v.trim().is_empty()) {
+            continue;
+        }
         let line = source.line_column(record.start).0;
         if record.values.len() != columns.len() {
             let offset = if record.values.len() > columns.len() {
@@ -451,9 +458,7 @@ fn load_csv(
             &record.values[key_index],
             line,
             &mut seen,
-            |message| {
-                source.diagnostic(Severity::Error, field_offset(record, key_index), message)
-            },
+            |message| source.diagnostic(Severity::Error, field_offset(record, key_index), message),
             diagnostics,
         );
         rows.push(UserRow {

@@ -16,6 +16,10 @@ pub struct DesiredProfile {
     pub settings: Vec<DesiredSetting>,
     /// Speed-dial buttons, if the manifest provisions them.
     pub shortcuts: Option<DesiredShortcuts>,
+    /// `true` when `accounts` lists every account this tool should manage (a manifest): ids
+    /// missing from it become unmanaged. `false` for the one-off `account` verbs, which leave
+    /// the other managed accounts' records alone.
+    pub complete: bool,
 }
 
 /// One SIP account.

@@ -98,15 +98,22 @@ impl Editor<'_> {
             }
             other => other,
         };
+        let secret = keys::is_secret(section, key);
         let outcome = result.map_err(|source| MergeError::Edit {
             section: section.to_string(),
             key: key.to_string(),
-            source,
+            // An error must never echo a secret value.
+            source: match source {
+                EditError::LineBreak { what, .. } if secret => EditError::LineBreak {
+                    what,
+                    text: "<redacted>".to_string(),
+                },
+                other => other,
+            },
         })?;
         if outcome == SetOutcome::Unchanged {
             return Ok(());
         }
-        let secret = keys::is_secret(section, key);
         self.outcome.changes.push(Change {
             section: section.to_string(),
             key: Some(key.to_string()),
@@ -247,8 +254,12 @@ pub fn merge(
             active_slot = Some(slot);
         }
     }
-    // Ids no longer in the manifest become unmanaged: their accounts stay as they are.
-    state.accounts = managed;
+    if desired.complete {
+        // Ids no longer in the manifest become unmanaged: their accounts stay as they are.
+        state.accounts = managed;
+    } else {
+        state.accounts.extend(managed);
+    }
 
     merge_account_id(&mut editor, state, active_slot)?;
 

@@ -10,6 +10,7 @@
 pub mod desired;
 pub mod diff;
 pub mod merge;
+pub mod target;
 
 use serde::Serialize;
 

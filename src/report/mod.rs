@@ -61,6 +61,9 @@ pub struct ProfileReport {
     /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The unified diff of the INI, secrets redacted (plans and dry runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
     /// Wall time spent on the profile, in milliseconds.
     pub duration_ms: f64,
 }
@@ -75,6 +78,7 @@ impl ProfileReport {
             changes: Vec::new(),
             warnings: Vec::new(),
             error: None,
+            diff: None,
             duration_ms: duration.as_secs_f64() * 1000.0,
         }
     }

@@ -6,6 +6,7 @@ mod common;
 mod ini_cli;
 mod ini_golden;
 mod ini_props;
+mod manifest;
 mod merge;
 mod oracle;
 mod render;
