@@ -20,7 +20,7 @@ ROOT=$(pwd -P)
 
 PACKAGES=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64-posix wine wine64)
 TARGET=x86_64-pc-windows-gnu
-BUILD_STD=(-Zbuild-std=std,panic_abort --target "$TARGET")
+BUILD_STD=("-Zbuild-std=std,panic_abort" --target "$TARGET")
 CARGO=/usr/bin/cargo # Debian's cargo-web; rustup's cargo (another release) is first in PATH
 
 T0=$SECONDS
