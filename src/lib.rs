@@ -8,6 +8,8 @@
 //! The binary (`src/main.rs`, `src/cli.rs`) is a thin layer over this library.
 
 pub mod apply;
+pub mod contacts;
+pub mod history;
 pub mod ini;
 pub mod keys;
 pub mod manifest;

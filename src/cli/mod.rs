@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 use microsip_provision::ini::CodePage;
 
 mod account;
+mod contacts;
+mod history;
 mod ini;
 mod provision;
 
@@ -75,6 +77,12 @@ pub enum Command {
     /// Add, list or remove single accounts (helpdesk), through the same merge rules.
     #[command(subcommand)]
     Account(account::AccountCommand),
+    /// Read, export and import MicroSIP's Contacts.xml, losslessly.
+    #[command(subcommand)]
+    Contacts(contacts::ContactsCommand),
+    /// Export, import, prune and migrate call history ([Calls] and call_log.db).
+    #[command(subcommand)]
+    History(history::HistoryCommand),
     /// Print the manifest's JSON Schema (for editors).
     #[command(
         after_help = "Example:\n  microsip-provision schema > microsip-provision.schema.json"
@@ -96,6 +104,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Plan(args) => provision::plan(args, &global),
         Command::Apply(args) => provision::apply(args, &global),
         Command::Account(command) => account::run(command, &global),
+        Command::Contacts(command) => contacts::run(command, &global),
+        Command::History(command) => history::run(command, &global),
         Command::Schema => provision::schema(),
         Command::Ini(command) => ini::run(command, &global),
     }

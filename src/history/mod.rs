@@ -1,0 +1,1 @@
+//! Call history (being written).
