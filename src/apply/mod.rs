@@ -10,6 +10,7 @@
 //! state file.
 
 pub mod atomic;
+pub mod fleet;
 pub mod lock;
 pub mod running;
 

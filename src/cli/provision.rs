@@ -4,14 +4,19 @@
 //! the profile's user, merge it into the profile; `plan` prints the result, `apply` writes it
 //! under the profile's lock. `apply --dry-run` is a plan taken under the lock.
 
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::{Args, ValueEnum};
-use microsip_provision::apply::{self, ApplyOptions, ApplyOutcome, IfRunning, ProfilePlan};
+use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mode, RunOptions};
+use microsip_provision::apply::{ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
+use microsip_provision::profile::discover::{discover, DEFAULT_LAYOUT};
 use microsip_provision::profile::{Profile, ProfileSelection};
 use microsip_provision::report::{EventLog, Outcome, ProfileReport};
 
@@ -55,6 +60,26 @@ impl ProfileArgs {
             code: EXIT_USAGE,
         })
     }
+}
+
+/// Fleet mode: every profile under a root.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Run on every MicroSIP profile under this folder (a share of roaming profiles, C:\Users).
+    #[arg(long, env = "MICROSIP_PROVISION_PROFILES_ROOT", value_name = "DIR", conflicts_with_all = ["profile", "portable", "user"])]
+    pub profiles_root: Option<PathBuf>,
+    /// Where MicroSIP's folder sits below each user folder.
+    #[arg(long, env = "MICROSIP_PROVISION_LAYOUT", default_value = DEFAULT_LAYOUT, value_name = "PATTERN")]
+    pub layout: String,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long, short, env = "MICROSIP_PROVISION_JOBS", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Write one JSON object per profile (JSON Lines) to this file.
+    #[arg(long, env = "MICROSIP_PROVISION_REPORT", value_name = "FILE")]
+    pub report: Option<PathBuf>,
+    /// A profile whose user is not in the manifest is a failure, not a skip.
+    #[arg(long, env = "MICROSIP_PROVISION_STRICT")]
+    pub strict: bool,
 }
 
 /// Output format of `plan` and `apply`.
@@ -109,6 +134,9 @@ pub struct PlanArgs {
     /// Which profile.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Fleet mode.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human, env = "MICROSIP_PROVISION_FORMAT")]
     pub format: ReportFormat,
@@ -128,15 +156,19 @@ pub struct ApplyArgs {
     /// Which profile.
     #[command(flatten)]
     pub profile: ProfileArgs,
+    /// Fleet mode.
+    #[command(flatten)]
+    pub fleet: FleetArgs,
     /// Plan under the profile's lock and print the diff; write nothing.
     #[arg(long, env = "MICROSIP_PROVISION_DRY_RUN")]
     pub dry_run: bool,
     /// Do not keep a backup of the previous microsip.ini.
     #[arg(long, env = "MICROSIP_PROVISION_NO_BACKUP")]
     pub no_backup: bool,
-    /// What to do when MicroSIP is running.
-    #[arg(long, value_enum, default_value_t = IfRunningArg::Fail, env = "MICROSIP_PROVISION_IF_RUNNING")]
-    pub if_running: IfRunningArg,
+    /// What to do when MicroSIP is running (default: fail for one profile; ignore in fleet
+    /// mode, where MicroSIP runs on the users' machines, not here).
+    #[arg(long, value_enum, env = "MICROSIP_PROVISION_IF_RUNNING")]
+    pub if_running: Option<IfRunningArg>,
     /// The executable name MicroSIP runs as, for the running check (a renamed portable copy
     /// runs under its own name).
     #[arg(
@@ -278,65 +310,6 @@ fn plural(n: usize) -> &'static str {
     }
 }
 
-/// The manifest rendered for the profile's user; `Ok(None)` when the user is not in the manifest.
-fn render_for(loaded: &LoadedManifest, profile: &Profile) -> Result<Option<Rendered>, Failure> {
-    let target = Target::new(loaded).map_err(|d| invalid(&d))?;
-    let Some(row) = loaded.users.find(&profile.user) else {
-        return Ok(None);
-    };
-    target
-        .render(row, &profile.user, TargetOptions::default())
-        .map(Some)
-        .map_err(|d| invalid(&d))
-}
-
-fn not_in_manifest(profile: &Profile, loaded: &LoadedManifest, started: Instant) -> ProfileReport {
-    let mut report = ProfileReport::new(
-        &profile.user,
-        &profile.dir,
-        Outcome::Skipped,
-        started.elapsed(),
-    );
-    report.error = Some(format!(
-        "user {:?} is not in the manifest's users ({}); nothing to do",
-        profile.user,
-        loaded.users.source.display()
-    ));
-    report
-}
-
-fn report_from_plan(
-    plan: &ProfilePlan,
-    outcome: Outcome,
-    started: Instant,
-    with_diff: bool,
-) -> ProfileReport {
-    let mut report = ProfileReport::new(
-        &plan.profile.user,
-        &plan.profile.dir,
-        outcome,
-        started.elapsed(),
-    );
-    report.changes = plan.changes.clone();
-    report.warnings = plan.warnings.iter().map(|w| w.message.clone()).collect();
-    if with_diff {
-        let diff = plan.diff();
-        report.diff = (!diff.is_empty()).then_some(diff);
-    }
-    report
-}
-
-fn failed(profile: &Profile, error: impl ToString, started: Instant) -> ProfileReport {
-    let mut report = ProfileReport::new(
-        &profile.user,
-        &profile.dir,
-        Outcome::Failed,
-        started.elapsed(),
-    );
-    report.error = Some(error.to_string());
-    report
-}
-
 fn open_log(path: Option<&Path>) -> Result<EventLog, Failure> {
     EventLog::open(path).map_err(|e| Failure {
         path: Some(e.path.clone()),
@@ -378,108 +351,176 @@ fn print_report(report: &ProfileReport, format: ReportFormat, global: &Global) {
 
 /// `plan`: what `apply` would change, as a diff. Writes nothing.
 pub fn plan(args: PlanArgs, global: &Global) -> Result<ExitCode, Failure> {
-    let started = Instant::now();
-    let mut log = open_log(args.log_file.as_deref())?;
-    let loaded = load(&args.manifest)?;
-    let profile = args.profile.select()?;
-    let report = match render_for(&loaded, &profile)? {
-        None => not_in_manifest(&profile, &loaded, started),
-        Some(rendered) => match apply::plan_profile(&profile, &rendered.desired, global.ansi) {
-            Ok(plan) => {
-                let outcome = if plan.ini_changes() {
-                    Outcome::Pending
-                } else {
-                    Outcome::Unchanged
-                };
-                let mut report = report_from_plan(&plan, outcome, started, true);
-                report
-                    .warnings
-                    .extend(rendered.warnings.iter().map(|d| d.render_human()));
-                report
-            }
-            Err(error) => failed(&profile, error, started),
-        },
+    let options = RunOptions {
+        mode: Mode::Plan,
+        with_diff: true,
+        strict: args.fleet.strict,
+        ansi: global.ansi,
     };
-    log.write("plan", &report);
-    print_report(&report, args.format, global);
-    Ok(ExitCode::from(match report.outcome {
-        Outcome::Failed => EXIT_FAILURE,
-        Outcome::Pending if args.exit_code => EXIT_PENDING,
-        _ => EXIT_OK,
+    let summary = run(
+        &args.manifest,
+        &args.profile,
+        &args.fleet,
+        options,
+        args.format,
+        args.log_file.as_deref(),
+        "plan",
+        global,
+    )?;
+    Ok(ExitCode::from(if summary.failed > 0 {
+        EXIT_FAILURE
+    } else if summary.pending > 0 && args.exit_code {
+        EXIT_PENDING
+    } else {
+        EXIT_OK
     }))
 }
 
-/// `apply`: plan and write, safely, for one profile.
+/// `apply`: plan and write, safely, for one profile or a fleet.
 pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
-    let started = Instant::now();
-    let mut log = open_log(args.log_file.as_deref())?;
-    let loaded = match load(&args.manifest) {
-        Ok(loaded) => loaded,
-        Err(failure) => {
-            log.write("error", &serde_json::json!({ "error": failure.message }));
-            return Err(failure);
-        }
+    let if_running = match args.if_running {
+        Some(IfRunningArg::Fail) => IfRunning::Fail,
+        Some(IfRunningArg::Skip) => IfRunning::Skip,
+        Some(IfRunningArg::Ignore) => IfRunning::Ignore,
+        // On a file server the users' MicroSIP runs on their own machines, not here: the
+        // process check only means something for the current user's profile.
+        None if args.fleet.profiles_root.is_some() => IfRunning::Ignore,
+        None => IfRunning::Fail,
     };
-    let profile = args.profile.select()?;
-    let options = ApplyOptions {
-        dry_run: args.dry_run,
-        no_backup: args.no_backup,
-        if_running: match args.if_running {
-            IfRunningArg::Fail => IfRunning::Fail,
-            IfRunningArg::Skip => IfRunning::Skip,
-            IfRunningArg::Ignore => IfRunning::Ignore,
-        },
+    let options = RunOptions {
+        mode: Mode::Apply(ApplyOptions {
+            dry_run: args.dry_run,
+            no_backup: args.no_backup,
+            if_running,
+            ansi: global.ansi,
+            microsip_exe: Some(args.microsip_exe.clone()),
+        }),
+        with_diff: args.dry_run,
+        strict: args.fleet.strict,
         ansi: global.ansi,
-        microsip_exe: Some(args.microsip_exe.clone()),
     };
-    let quiet = global.quiet;
-    let mut on_wait = |lock: &Path| {
-        if !quiet {
-            eprintln!(
-                "waiting for lock on {} (another microsip-provision is working on this profile)",
-                lock.display()
-            );
-        }
-    };
-    let report = match render_for(&loaded, &profile)? {
-        None => not_in_manifest(&profile, &loaded, started),
-        Some(rendered) => {
-            let warnings: Vec<String> =
-                rendered.warnings.iter().map(|d| d.render_human()).collect();
-            let mut report =
-                match apply::apply_profile(&profile, &rendered.desired, &options, &mut on_wait) {
-                    Ok(ApplyOutcome::Changed(plan)) => {
-                        let outcome = if args.dry_run {
-                            Outcome::Pending
-                        } else {
-                            Outcome::Changed
-                        };
-                        report_from_plan(&plan, outcome, started, args.dry_run)
-                    }
-                    Ok(ApplyOutcome::Unchanged(plan)) => {
-                        report_from_plan(&plan, Outcome::Unchanged, started, false)
-                    }
-                    Ok(ApplyOutcome::Skipped { reason }) => {
-                        let mut report = ProfileReport::new(
-                            &profile.user,
-                            &profile.dir,
-                            Outcome::Skipped,
-                            started.elapsed(),
-                        );
-                        report.error = Some(reason);
-                        report
-                    }
-                    Err(error) => failed(&profile, error, started),
-                };
-            report.warnings.extend(warnings);
-            report
-        }
-    };
-    log.write(if args.dry_run { "plan" } else { "apply" }, &report);
-    print_report(&report, args.format, global);
-    Ok(ExitCode::from(if report.outcome == Outcome::Failed {
+    let event = if args.dry_run { "plan" } else { "apply" };
+    let summary = run(
+        &args.manifest,
+        &args.profile,
+        &args.fleet,
+        options,
+        args.format,
+        args.log_file.as_deref(),
+        event,
+        global,
+    )?;
+    Ok(ExitCode::from(if summary.failed > 0 {
         EXIT_FAILURE
     } else {
         EXIT_OK
     }))
+}
+
+/// Load, then run one profile or the fleet; print and log every report.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    manifest_path: &Path,
+    profile_args: &ProfileArgs,
+    fleet: &FleetArgs,
+    options: RunOptions,
+    format: ReportFormat,
+    log_file: Option<&Path>,
+    event: &str,
+    global: &Global,
+) -> Result<FleetSummary, Failure> {
+    let log = Mutex::new(open_log(log_file)?);
+    let loaded = match load(manifest_path) {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            log.lock()
+                .expect("log")
+                .write("error", &serde_json::json!({ "error": failure.message }));
+            return Err(failure);
+        }
+    };
+    let target = Target::new(&loaded).map_err(|d| invalid(&d))?;
+    let Some(root) = &fleet.profiles_root else {
+        let profile = profile_args.select()?;
+        let quiet = global.quiet;
+        let mut on_wait = |lock: &Path| {
+            if !quiet {
+                eprintln!("waiting for lock on {} (another microsip-provision is working on this profile)", lock.display());
+            }
+        };
+        let report = run_profile(&target, &loaded, &profile, &options, &mut on_wait);
+        log.lock().expect("log").write(event, &report);
+        print_report(&report, format, global);
+        let mut summary = FleetSummary::default();
+        summary.add(&report);
+        return Ok(summary);
+    };
+
+    let discovered = discover(root, &fleet.layout).map_err(|e| Failure {
+        path: Some(root.clone()),
+        position: None,
+        message: e.to_string(),
+        hint: None,
+        code: EXIT_USAGE,
+    })?;
+    let report_file = match &fleet.report {
+        Some(path) => Some(Mutex::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                Failure::at(path, format!("cannot create the report file: {e}")).code(EXIT_USAGE)
+            })?,
+        ))),
+        None => None,
+    };
+    let total = discovered.len();
+    let done = AtomicUsize::new(0);
+    let progress = !global.quiet && std::io::stderr().is_terminal();
+    let started = Instant::now();
+    let sink = |report: &ProfileReport| {
+        log.lock().expect("log").write(event, report);
+        if let Some(file) = &report_file {
+            let mut line = serde_json::to_vec(report).expect("reports serialise");
+            line.push(b'\n');
+            let _ = file.lock().expect("report").write_all(&line);
+        }
+        if format == ReportFormat::Json {
+            let line = serde_json::to_string(report).expect("reports serialise");
+            println!("{line}");
+        } else if report.outcome == Outcome::Failed {
+            eprintln!("\rerror: {}", report.summary_line());
+        } else if !global.quiet && report.outcome != Outcome::Unchanged {
+            println!("\r{}", report.summary_line());
+        }
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if progress {
+            eprint!("\r[{n}/{total}] {:.1} s", started.elapsed().as_secs_f64());
+        }
+    };
+    let jobs = fleet
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let summary = run_fleet(&target, &loaded, &discovered, &options, jobs, &sink);
+    if let Some(file) = report_file {
+        let _ = file.into_inner().expect("report").flush();
+    }
+    if progress {
+        eprint!("\r");
+    }
+    if format == ReportFormat::Human && (!global.quiet || summary.failed > 0) {
+        println!(
+            "{} profiles in {:.2} s: {} changed, {} unchanged, {} pending, {} skipped, {} failed",
+            summary.total(),
+            started.elapsed().as_secs_f64(),
+            summary.changed,
+            summary.unchanged,
+            summary.pending,
+            summary.skipped,
+            summary.failed
+        );
+        if !global.quiet {
+            for (ms, user, path) in &summary.slowest {
+                println!("  slowest: {user} {ms:.1} ms ({})", path.display());
+            }
+        }
+    }
+    Ok(summary)
 }

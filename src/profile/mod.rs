@@ -5,6 +5,7 @@
 //! exe (`microsip-formats.md` §1.1). [`Profile`] resolves those paths once; [`state`] is the small
 //! file we keep in the profile folder to remember which account slots we manage.
 
+pub mod discover;
 pub mod state;
 
 use std::path::{Path, PathBuf};

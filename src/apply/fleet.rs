@@ -1,0 +1,238 @@
+//! One profile or thousands: the per-profile pipeline and the fleet runner.
+//!
+//! [`run_profile`] is the whole pipeline for one profile (find the user's row, render the target
+//! state, plan or apply it) and always returns a [`ProfileReport`], never an error: a broken
+//! profile is a failed report and the run goes on (ripgrep's "report per file and continue").
+//! [`run_fleet`] runs it on `jobs` worker threads over a discovered list, hands each report to a
+//! sink as soon as it exists (so memory stays flat however many profiles there are) and keeps only
+//! counters and the slowest profiles for the summary.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::{apply_profile, plan_profile, ApplyOptions, ApplyOutcome, ProfilePlan};
+use crate::manifest::LoadedManifest;
+use crate::plan::target::{Target, TargetOptions};
+use crate::profile::discover::Discovered;
+use crate::profile::Profile;
+use crate::report::{Outcome, ProfileReport};
+
+/// What to do with each profile.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// Plan only: nothing is written, no lock is taken.
+    Plan,
+    /// Apply (or `--dry-run`: plan under the lock).
+    Apply(ApplyOptions),
+}
+
+/// How a run treats profiles.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Plan or apply.
+    pub mode: Mode,
+    /// Put the redacted diff in each report.
+    pub with_diff: bool,
+    /// A profile whose user is not in the manifest is a failure, not a skip.
+    pub strict: bool,
+    /// Code page for ANSI INI files (planning).
+    pub ansi: crate::ini::CodePage,
+}
+
+fn report_from_plan(
+    plan: &ProfilePlan,
+    outcome: Outcome,
+    started: Instant,
+    with_diff: bool,
+) -> ProfileReport {
+    let mut report = ProfileReport::new(
+        &plan.profile.user,
+        &plan.profile.dir,
+        outcome,
+        started.elapsed(),
+    );
+    report.changes = plan.changes.clone();
+    report.warnings = plan.warnings.iter().map(|w| w.message.clone()).collect();
+    if with_diff {
+        let diff = plan.diff();
+        report.diff = (!diff.is_empty()).then_some(diff);
+    }
+    report
+}
+
+fn with_error(
+    profile: &Profile,
+    outcome: Outcome,
+    error: String,
+    started: Instant,
+) -> ProfileReport {
+    let mut report = ProfileReport::new(&profile.user, &profile.dir, outcome, started.elapsed());
+    report.error = Some(error);
+    report
+}
+
+/// The whole pipeline for one profile. Never fails: problems are reported.
+pub fn run_profile(
+    target: &Target<'_>,
+    loaded: &LoadedManifest,
+    profile: &Profile,
+    options: &RunOptions,
+    on_wait: &mut dyn FnMut(&Path),
+) -> ProfileReport {
+    let started = Instant::now();
+    let Some(row) = loaded.users.find(&profile.user) else {
+        let outcome = if options.strict {
+            Outcome::Failed
+        } else {
+            Outcome::Skipped
+        };
+        let error = format!(
+            "user {:?} is not in the manifest's users ({}); nothing to do",
+            profile.user,
+            loaded.users.source.display()
+        );
+        return with_error(profile, outcome, error, started);
+    };
+    let rendered = match target.render(row, &profile.user, TargetOptions::default()) {
+        Ok(rendered) => rendered,
+        Err(diagnostics) => {
+            let error = diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .map(|d| d.render_human())
+                .collect::<Vec<_>>()
+                .join("\n");
+            return with_error(profile, Outcome::Failed, error, started);
+        }
+    };
+    let warnings: Vec<String> = rendered.warnings.iter().map(|d| d.render_human()).collect();
+    let mut report = match &options.mode {
+        Mode::Plan => match plan_profile(profile, &rendered.desired, options.ansi) {
+            Ok(plan) => {
+                let outcome = if plan.ini_changes() {
+                    Outcome::Pending
+                } else {
+                    Outcome::Unchanged
+                };
+                report_from_plan(&plan, outcome, started, options.with_diff)
+            }
+            Err(error) => with_error(profile, Outcome::Failed, error.to_string(), started),
+        },
+        Mode::Apply(apply) => match apply_profile(profile, &rendered.desired, apply, on_wait) {
+            Ok(ApplyOutcome::Changed(plan)) => {
+                let outcome = if apply.dry_run {
+                    Outcome::Pending
+                } else {
+                    Outcome::Changed
+                };
+                report_from_plan(&plan, outcome, started, options.with_diff)
+            }
+            Ok(ApplyOutcome::Unchanged(plan)) => {
+                report_from_plan(&plan, Outcome::Unchanged, started, false)
+            }
+            Ok(ApplyOutcome::Skipped { reason }) => {
+                with_error(profile, Outcome::Skipped, reason, started)
+            }
+            Err(error) => with_error(profile, Outcome::Failed, error.to_string(), started),
+        },
+    };
+    report.warnings.extend(warnings);
+    report.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+    report
+}
+
+/// Counters and the slowest profiles of a fleet run.
+#[derive(Debug, Default, Clone)]
+pub struct FleetSummary {
+    /// Profiles written.
+    pub changed: usize,
+    /// Profiles already in line.
+    pub unchanged: usize,
+    /// Profiles with changes pending (plan, dry run).
+    pub pending: usize,
+    /// Profiles skipped.
+    pub skipped: usize,
+    /// Profiles failed.
+    pub failed: usize,
+    /// The slowest profiles: (milliseconds, user, folder), slowest first.
+    pub slowest: Vec<(f64, String, PathBuf)>,
+}
+
+/// How many slowest profiles the summary keeps.
+pub const SLOWEST_KEPT: usize = 5;
+
+impl FleetSummary {
+    /// Count one report.
+    pub fn add(&mut self, report: &ProfileReport) {
+        match report.outcome {
+            Outcome::Changed => self.changed += 1,
+            Outcome::Unchanged => self.unchanged += 1,
+            Outcome::Pending => self.pending += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Failed => self.failed += 1,
+        }
+        self.slowest.push((
+            report.duration_ms,
+            report.user.clone(),
+            report.profile.clone(),
+        ));
+        self.slowest
+            .sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+        self.slowest.truncate(SLOWEST_KEPT);
+    }
+
+    /// All profiles counted.
+    pub fn total(&self) -> usize {
+        self.changed + self.unchanged + self.pending + self.skipped + self.failed
+    }
+}
+
+/// Run the pipeline over every discovered profile on `jobs` threads. Each report goes to `sink`
+/// as soon as it exists (from the worker thread that made it).
+pub fn run_fleet(
+    target: &Target<'_>,
+    loaded: &LoadedManifest,
+    discovered: &[Discovered],
+    options: &RunOptions,
+    jobs: usize,
+    sink: &(dyn Fn(&ProfileReport) + Sync),
+) -> FleetSummary {
+    let next = AtomicUsize::new(0);
+    let summary = Mutex::new(FleetSummary::default());
+    let work = || loop {
+        let index = next.fetch_add(1, Ordering::Relaxed);
+        let Some(item) = discovered.get(index) else {
+            break;
+        };
+        let report = match item {
+            Discovered::Profile(profile) => {
+                run_profile(target, loaded, profile, options, &mut |_| {})
+            }
+            Discovered::Refused { user, path, reason } => {
+                let mut report =
+                    ProfileReport::new(user, path, Outcome::Failed, Default::default());
+                report.error = Some(format!("{}: {reason}", path.display()));
+                report
+            }
+            Discovered::Superseded { user, path, by } => {
+                let mut report =
+                    ProfileReport::new(user, path, Outcome::Skipped, Default::default());
+                report.error = Some(format!(
+                    "an older roaming profile version; {} is used instead",
+                    by.display()
+                ));
+                report
+            }
+        };
+        sink(&report);
+        summary.lock().expect("summary lock").add(&report);
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.max(1) {
+            scope.spawn(work);
+        }
+    });
+    summary.into_inner().expect("summary lock")
+}
