@@ -188,6 +188,8 @@ pub struct ApplyOptions {
     /// The executable name MicroSIP runs as (`None`: `microsip.exe`; a renamed portable copy
     /// runs under its own name).
     pub microsip_exe: Option<String>,
+    /// How long to wait for another microsip-provision holding the profile (`None`: [`LOCK_WAIT`]).
+    pub lock_wait: Option<Duration>,
 }
 
 /// What [`apply_profile`] did.
@@ -226,7 +228,7 @@ pub fn apply_profile(
         }
     }
     let ini = &profile.ini_path;
-    let _lock = lock::lock_for(ini, LOCK_WAIT, on_wait)?;
+    let _lock = lock::lock_for(ini, options.lock_wait.unwrap_or(LOCK_WAIT), on_wait)?;
     if let (Some(dir), Some(name)) = (ini.parent(), ini.file_name()) {
         // A crash of an earlier run may have left a temp file; we hold the lock, so it is stale.
         let _ = atomic::clean_stale_temps(dir, &name.to_string_lossy());

@@ -178,6 +178,9 @@ pub struct ApplyArgs {
         value_name = "NAME"
     )]
     pub microsip_exe: String,
+    /// Seconds to wait for another microsip-provision working on the same profile.
+    #[arg(long, default_value_t = 30.0, env = "MICROSIP_PROVISION_LOCK_WAIT", value_name = "SECONDS")]
+    pub lock_wait: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human, env = "MICROSIP_PROVISION_FORMAT")]
     pub format: ReportFormat,
@@ -394,6 +397,7 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
             if_running,
             ansi: global.ansi,
             microsip_exe: Some(args.microsip_exe.clone()),
+            lock_wait: Some(std::time::Duration::from_secs_f64(args.lock_wait.max(0.0))),
         }),
         with_diff: args.dry_run,
         strict: args.fleet.strict,
