@@ -104,7 +104,9 @@ pub fn run_profile(
                 .map(|d| d.render_human())
                 .collect::<Vec<_>>()
                 .join("\n");
-            return with_error(profile, Outcome::Failed, error, started);
+            let mut report = with_error(profile, Outcome::Failed, error, started);
+            report.invalid_manifest = true;
+            return report;
         }
     };
     let warnings: Vec<String> = rendered.warnings.iter().map(|d| d.render_human()).collect();
@@ -156,6 +158,8 @@ pub struct FleetSummary {
     pub skipped: usize,
     /// Profiles failed.
     pub failed: usize,
+    /// Of the failed profiles, those that failed because the manifest is invalid for their user.
+    pub invalid: usize,
     /// The slowest profiles: (milliseconds, user, folder), slowest first.
     pub slowest: Vec<(f64, String, PathBuf)>,
 }
@@ -172,6 +176,9 @@ impl FleetSummary {
             Outcome::Pending => self.pending += 1,
             Outcome::Skipped => self.skipped += 1,
             Outcome::Failed => self.failed += 1,
+        }
+        if report.invalid_manifest {
+            self.invalid += 1;
         }
         self.slowest.push((
             report.duration_ms,

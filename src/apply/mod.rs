@@ -17,7 +17,8 @@ pub mod running;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use atomic::{Fingerprint, FsError, WriteOptions, WriteOutcome};
+use atomic::{Fingerprint, FsError, WriteOptions};
+use running::{MicrosipProcesses, SystemProcesses};
 
 use crate::ini::{CodePage, DecodeError, IniDocument};
 use crate::plan::merge::{self, MergeError};
@@ -66,11 +67,21 @@ pub enum ProfileError {
         /// Where the backup is.
         backup_dir: PathBuf,
     },
-    /// MicroSIP is running and rewrites its settings when it exits.
-    #[error("MicroSIP is running (process {pid}): it rewrites [Settings] when it exits, which would undo the changes; close MicroSIP first, or pass --if-running skip|ignore")]
+    /// MicroSIP kept running (`--if-running wait|stop`); it rewrites its settings when it exits.
+    #[error("MicroSIP (process {pid}) is still running after {:.0} s: it rewrites [Settings] when it exits, which would undo the changes, so nothing was written; close it, or pass --if-running stop|ignore", .waited.as_secs_f64())]
     MicrosipRunning {
         /// Its process id.
         pid: u32,
+        /// How long we waited.
+        waited: Duration,
+    },
+    /// MicroSIP could not be asked to exit (`--if-running stop`).
+    #[error("cannot stop MicroSIP (process {pid}): {source}; nothing was written")]
+    MicrosipStop {
+        /// Its process id.
+        pid: u32,
+        /// Why.
+        source: std::io::Error,
     },
 }
 
@@ -162,17 +173,26 @@ pub fn plan_profile(
     })
 }
 
-/// What to do when MicroSIP is running.
+/// What to do when MicroSIP is running for the profile's user: its exit rewrites `[Settings]`
+/// and would undo the changes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IfRunning {
-    /// Fail the profile (the default: nothing is silently left unapplied).
+    /// Skip the profile, reported as skipped (the default).
     #[default]
-    Fail,
-    /// Skip the profile and say so.
     Skip,
-    /// Write anyway (accounts survive; MicroSIP may rewrite [Settings] on exit).
+    /// Wait for MicroSIP to exit (at most [`ApplyOptions::running_wait`]), then apply.
+    Wait,
+    /// Ask MicroSIP to exit (`microsip.exe /exit`), wait, apply, and start it again with
+    /// `/minimized`.
+    Stop,
+    /// Write anyway (accounts survive; MicroSIP may rewrite `[Settings]` on exit).
     Ignore,
 }
+
+/// How long `--if-running wait` waits by default.
+pub const RUNNING_WAIT: Duration = Duration::from_secs(120);
+/// How long `--if-running stop` waits for MicroSIP to exit after `/exit`.
+pub const STOP_WAIT: Duration = Duration::from_secs(15);
 
 /// Options of [`apply_profile`].
 #[derive(Debug, Clone, Default)]
@@ -190,6 +210,8 @@ pub struct ApplyOptions {
     pub microsip_exe: Option<String>,
     /// How long to wait for another microsip-provision holding the profile (`None`: [`LOCK_WAIT`]).
     pub lock_wait: Option<Duration>,
+    /// How long `--if-running wait` waits (`None`: [`RUNNING_WAIT`]).
+    pub running_wait: Option<Duration>,
 }
 
 /// What [`apply_profile`] did.
@@ -206,27 +228,103 @@ pub enum ApplyOutcome {
     },
 }
 
-/// Plan and apply `desired` to one profile, under its lock.
+/// Plan and apply `desired` to one profile, under its lock, checking the real process table.
 pub fn apply_profile(
     profile: &Profile,
     desired: &DesiredProfile,
     options: &ApplyOptions,
     on_wait: &mut dyn FnMut(&Path),
 ) -> Result<ApplyOutcome, ProfileError> {
-    if options.if_running != IfRunning::Ignore {
-        let exe = options
+    let processes = SystemProcesses::new(
+        options
             .microsip_exe
-            .as_deref()
-            .unwrap_or(running::MICROSIP_EXE);
-        if let Some(pid) = running::find_process(exe) {
-            if options.if_running == IfRunning::Skip {
-                return Ok(ApplyOutcome::Skipped {
-                    reason: format!("MicroSIP is running (process {pid})"),
-                });
+            .clone()
+            .unwrap_or_else(|| running::MICROSIP_EXE.to_string()),
+    );
+    apply_profile_with(profile, desired, options, &processes, on_wait)
+}
+
+/// [`apply_profile`] with a given view of the running processes (tests fake one).
+pub fn apply_profile_with(
+    profile: &Profile,
+    desired: &DesiredProfile,
+    options: &ApplyOptions,
+    processes: &dyn MicrosipProcesses,
+    on_wait: &mut dyn FnMut(&Path),
+) -> Result<ApplyOutcome, ProfileError> {
+    let mut restart = None;
+    let mut running_note = None;
+    if options.if_running != IfRunning::Ignore {
+        if let Some(process) = processes.find(&profile.user) {
+            let pid = process.pid;
+            if options.dry_run {
+                running_note = Some(format!(
+                    "MicroSIP is running (process {pid}); a real run would {}",
+                    match options.if_running {
+                        IfRunning::Skip => "skip this profile",
+                        IfRunning::Wait => "wait for it to exit",
+                        IfRunning::Stop => "stop it, apply, and start it again",
+                        IfRunning::Ignore => "write anyway",
+                    }
+                ));
+            } else {
+                match options.if_running {
+                    IfRunning::Skip => {
+                        return Ok(ApplyOutcome::Skipped {
+                            reason: format!(
+                                "MicroSIP is running (process {pid}) and would undo the changes \
+                                 when it exits; run again later, or use --if-running wait|stop"
+                            ),
+                        })
+                    }
+                    IfRunning::Wait => {
+                        let waited = options.running_wait.unwrap_or(RUNNING_WAIT);
+                        if !running::wait_until_gone(processes, &profile.user, waited) {
+                            return Err(ProfileError::MicrosipRunning { pid, waited });
+                        }
+                    }
+                    IfRunning::Stop => {
+                        processes
+                            .request_exit(&process)
+                            .map_err(|source| ProfileError::MicrosipStop { pid, source })?;
+                        if !running::wait_until_gone(processes, &profile.user, STOP_WAIT) {
+                            return Err(ProfileError::MicrosipRunning {
+                                pid,
+                                waited: STOP_WAIT,
+                            });
+                        }
+                        restart = Some(process);
+                    }
+                    IfRunning::Ignore => {}
+                }
             }
-            return Err(ProfileError::MicrosipRunning { pid });
         }
     }
+    let mut result = apply_locked(profile, desired, options, on_wait);
+    if let Some(note) = running_note {
+        if let Ok(ApplyOutcome::Changed(plan) | ApplyOutcome::Unchanged(plan)) = &mut result {
+            plan.warnings.push(Warning { message: note });
+        }
+    }
+    // Start MicroSIP again whatever happened: the user must not lose their phone.
+    if let Some(process) = restart {
+        let note = match processes.start_minimized(&process) {
+            Ok(()) => "MicroSIP was stopped for the update and started again minimized".to_string(),
+            Err(e) => format!("MicroSIP was stopped for the update but could not be started again: {e}"),
+        };
+        if let Ok(ApplyOutcome::Changed(plan) | ApplyOutcome::Unchanged(plan)) = &mut result {
+            plan.warnings.push(Warning { message: note });
+        }
+    }
+    result
+}
+
+fn apply_locked(
+    profile: &Profile,
+    desired: &DesiredProfile,
+    options: &ApplyOptions,
+    on_wait: &mut dyn FnMut(&Path),
+) -> Result<ApplyOutcome, ProfileError> {
     let ini = &profile.ini_path;
     let _lock = lock::lock_for(ini, options.lock_wait.unwrap_or(LOCK_WAIT), on_wait)?;
     if let (Some(dir), Some(name)) = (ini.parent(), ini.file_name()) {
@@ -244,15 +342,26 @@ pub fn apply_profile(
     let changed = plan.ini_changes();
     if changed {
         let backup_dir = profile.tool_dir().join("backups");
-        if let (Some(before), false) = (&plan.before_bytes, options.no_backup) {
-            write_backup(profile, before)?;
-        }
+        let backup = match (&plan.before_bytes, options.no_backup) {
+            (Some(before), false) => write_backup(profile, before)?,
+            _ => None,
+        };
         let new_bytes = plan.after_bytes();
         let write = WriteOptions {
             if_unchanged_since: plan.before_bytes.as_deref().map(Fingerprint::of),
             ..WriteOptions::default()
         };
-        atomic::write_atomic(ini, &new_bytes, &write)?;
+        if let Err(error) = atomic::write_atomic(ini, &new_bytes, &write) {
+            // The file was not replaced, so the backup holds nothing new: a run that keeps
+            // failing (a read-only file, say) must not push the real history out.
+            if let Some(backup) = backup {
+                let _ = std::fs::remove_file(backup);
+            }
+            return Err(error.into());
+        }
+        if backup.is_some() {
+            prune_backups(profile)?;
+        }
         verify(ini, &plan, options.ansi, &backup_dir)?;
     }
     if plan.state_changes() {
@@ -313,28 +422,53 @@ fn ensure_tool_dir(profile: &Profile) -> Result<PathBuf, FsError> {
 }
 
 /// Keep the previous INI as `backups\microsip.ini.<UTC timestamp>.bak`, at most
-/// [`BACKUPS_KEPT`] of them.
-fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<(), FsError> {
+/// [`BACKUPS_KEPT`] of them. Returns the new backup (`None` when the newest already holds these
+/// bytes).
+fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsError> {
     let dir = ensure_tool_dir(profile)?.join("backups");
     let name = profile
         .ini_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "microsip.ini".into());
+    let backups = list_backups(&dir, &name)?;
+    // A run that failed after its backup (a read-only file, say) must not fill the folder with
+    // copies of the same bytes and push the real history out.
+    if let Some(newest) = backups.last() {
+        if std::fs::read(newest).is_ok_and(|old| old == bytes) {
+            return Ok(None);
+        }
+    }
     let stamp = utc_stamp(SystemTime::now());
     let mut path = dir.join(format!("{name}.{stamp}.bak"));
     let mut n = 1;
     while path.exists() {
-        path = dir.join(format!("{name}.{stamp}-{n}.bak"));
+        // Zero-padded so that names sort in the order they were made.
+        path = dir.join(format!("{name}.{stamp}-{n:04}.bak"));
         n += 1;
     }
-    if atomic::write_atomic(&path, bytes, &WriteOptions::default())? == WriteOutcome::Written {
-        prune_backups(&dir, &name)?;
+    atomic::write_atomic(&path, bytes, &WriteOptions::default())?;
+    Ok(Some(path))
+}
+
+/// Keep the newest [`BACKUPS_KEPT`] backups; called once the new INI is in place.
+fn prune_backups(profile: &Profile) -> Result<(), FsError> {
+    let dir = profile.tool_dir().join("backups");
+    let name = profile
+        .ini_path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "microsip.ini".into());
+    let backups = list_backups(&dir, &name)?;
+    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
+    for old in &backups[..excess] {
+        let _ = std::fs::remove_file(old);
     }
     Ok(())
 }
 
-fn prune_backups(dir: &Path, name: &str) -> Result<(), FsError> {
+/// The backups of `name` in `dir`, oldest first (their names sort by time).
+fn list_backups(dir: &Path, name: &str) -> Result<Vec<PathBuf>, FsError> {
     let prefix = format!("{name}.");
     let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| FsError::Io {
@@ -351,12 +485,9 @@ fn prune_backups(dir: &Path, name: &str) -> Result<(), FsError> {
             })
         })
         .collect();
-    backups.sort();
-    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
-    for old in &backups[..excess] {
-        let _ = std::fs::remove_file(old);
-    }
-    Ok(())
+    // `…Z.bak` must sort before `…Z-0001.bak` of the same second: compare without the suffix.
+    backups.sort_by_key(|p| p.to_string_lossy().trim_end_matches(".bak").to_string());
+    Ok(backups)
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a time: sorts as text, valid in every file system.

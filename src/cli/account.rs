@@ -178,7 +178,7 @@ fn add(args: AddArgs, global: &Global) -> Result<ExitCode, Failure> {
                 Some(("file", path)) => (SecretRef::File(path.to_string()), path),
                 _ => {
                     return Err(usage(
-                        format!("--password-from {source:?} is neither env:NAME nor file:PATH"),
+                        "--password-from takes env:NAME or file:PATH (the value given is not repeated here: it may be a password)".to_string(),
                         "passwords never go on the command line: use env:NAME or file:PATH",
                     ))
                 }
@@ -336,7 +336,7 @@ fn list(
                 }
                 println!(
                     "{:<5} {:<24} {:<32} {:<9} {:<8} {}",
-                    row["slot"],
+                    row["slot"].as_u64().unwrap_or_default(),
                     row["label"].as_str().unwrap_or_default(),
                     row["account"].as_str().unwrap_or_default(),
                     row["transport"].as_str().unwrap_or_default(),

@@ -7,7 +7,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Parser, Subcommand};
 use microsip_provision::ini::CodePage;
 
 mod account;
@@ -44,7 +45,7 @@ pub struct Cli {
     pub ansi_codepage: CodePage,
 
     /// Print nothing but errors.
-    #[arg(long, short, global = true, env = "MICROSIP_PROVISION_QUIET")]
+    #[arg(long, short, global = true, env = "MICROSIP_PROVISION_QUIET", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 
     /// The verb to run.

@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use clap::{Args, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, ValueEnum};
 use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mode, RunOptions};
 use microsip_provision::apply::{ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
@@ -78,7 +79,7 @@ pub struct FleetArgs {
     #[arg(long, env = "MICROSIP_PROVISION_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// A profile whose user is not in the manifest is a failure, not a skip.
-    #[arg(long, env = "MICROSIP_PROVISION_STRICT")]
+    #[arg(long, env = "MICROSIP_PROVISION_STRICT", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub strict: bool,
 }
 
@@ -105,10 +106,12 @@ pub enum ValidateFormat {
 /// `--if-running`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum IfRunningArg {
-    /// Fail the profile: MicroSIP would undo [Settings] changes when it exits.
-    Fail,
-    /// Skip the profile and report it as skipped.
+    /// Skip the profile, reported as skipped (MicroSIP would undo [Settings] changes on exit).
     Skip,
+    /// Wait for MicroSIP to exit (--running-wait), then apply.
+    Wait,
+    /// Ask MicroSIP to exit (/exit), apply, and start it again minimized.
+    Stop,
     /// Write anyway.
     Ignore,
 }
@@ -122,7 +125,7 @@ pub struct ValidateArgs {
     #[arg(long, value_enum, default_value_t = ValidateFormat::Human, env = "MICROSIP_PROVISION_FORMAT")]
     pub format: ValidateFormat,
     /// A password source that does not resolve is an error, not a warning.
-    #[arg(long, env = "MICROSIP_PROVISION_REQUIRE_SECRETS")]
+    #[arg(long, env = "MICROSIP_PROVISION_REQUIRE_SECRETS", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub require_secrets: bool,
 }
 
@@ -141,7 +144,7 @@ pub struct PlanArgs {
     #[arg(long, value_enum, default_value_t = ReportFormat::Human, env = "MICROSIP_PROVISION_FORMAT")]
     pub format: ReportFormat,
     /// Exit with 3 when changes are pending (0 when the profile is in line).
-    #[arg(long, env = "MICROSIP_PROVISION_EXIT_CODE")]
+    #[arg(long, env = "MICROSIP_PROVISION_EXIT_CODE", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub exit_code: bool,
     /// Append one JSON line per event to this file.
     #[arg(long, env = "MICROSIP_PROVISION_LOG_FILE", value_name = "FILE")]
@@ -160,15 +163,17 @@ pub struct ApplyArgs {
     #[command(flatten)]
     pub fleet: FleetArgs,
     /// Plan under the profile's lock and print the diff; write nothing.
-    #[arg(long, env = "MICROSIP_PROVISION_DRY_RUN")]
+    #[arg(long, env = "MICROSIP_PROVISION_DRY_RUN", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// Do not keep a backup of the previous microsip.ini.
-    #[arg(long, env = "MICROSIP_PROVISION_NO_BACKUP")]
+    #[arg(long, env = "MICROSIP_PROVISION_NO_BACKUP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub no_backup: bool,
-    /// What to do when MicroSIP is running (default: fail for one profile; ignore in fleet
-    /// mode, where MicroSIP runs on the users' machines, not here).
-    #[arg(long, value_enum, env = "MICROSIP_PROVISION_IF_RUNNING")]
-    pub if_running: Option<IfRunningArg>,
+    /// What to do when MicroSIP is running for the profile's user.
+    #[arg(long, value_enum, default_value_t = IfRunningArg::Skip, env = "MICROSIP_PROVISION_IF_RUNNING")]
+    pub if_running: IfRunningArg,
+    /// Seconds `--if-running wait` waits for MicroSIP to exit.
+    #[arg(long, default_value_t = 120.0, env = "MICROSIP_PROVISION_RUNNING_WAIT", value_name = "SECONDS")]
+    pub running_wait: f64,
     /// The executable name MicroSIP runs as, for the running check (a renamed portable copy
     /// runs under its own name).
     #[arg(
@@ -370,7 +375,9 @@ pub fn plan(args: PlanArgs, global: &Global) -> Result<ExitCode, Failure> {
         "plan",
         global,
     )?;
-    Ok(ExitCode::from(if summary.failed > 0 {
+    Ok(ExitCode::from(if summary.invalid > 0 {
+        EXIT_USAGE
+    } else if summary.failed > 0 {
         EXIT_FAILURE
     } else if summary.pending > 0 && args.exit_code {
         EXIT_PENDING
@@ -382,13 +389,10 @@ pub fn plan(args: PlanArgs, global: &Global) -> Result<ExitCode, Failure> {
 /// `apply`: plan and write, safely, for one profile or a fleet.
 pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
     let if_running = match args.if_running {
-        Some(IfRunningArg::Fail) => IfRunning::Fail,
-        Some(IfRunningArg::Skip) => IfRunning::Skip,
-        Some(IfRunningArg::Ignore) => IfRunning::Ignore,
-        // On a file server the users' MicroSIP runs on their own machines, not here: the
-        // process check only means something for the current user's profile.
-        None if args.fleet.profiles_root.is_some() => IfRunning::Ignore,
-        None => IfRunning::Fail,
+        IfRunningArg::Skip => IfRunning::Skip,
+        IfRunningArg::Wait => IfRunning::Wait,
+        IfRunningArg::Stop => IfRunning::Stop,
+        IfRunningArg::Ignore => IfRunning::Ignore,
     };
     let options = RunOptions {
         mode: Mode::Apply(ApplyOptions {
@@ -398,6 +402,7 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
             ansi: global.ansi,
             microsip_exe: Some(args.microsip_exe.clone()),
             lock_wait: Some(std::time::Duration::from_secs_f64(args.lock_wait.max(0.0))),
+            running_wait: Some(std::time::Duration::from_secs_f64(args.running_wait.max(0.0))),
         }),
         with_diff: args.dry_run,
         strict: args.fleet.strict,
@@ -414,7 +419,9 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
         event,
         global,
     )?;
-    Ok(ExitCode::from(if summary.failed > 0 {
+    Ok(ExitCode::from(if summary.invalid > 0 {
+        EXIT_USAGE
+    } else if summary.failed > 0 {
         EXIT_FAILURE
     } else {
         EXIT_OK
@@ -490,9 +497,10 @@ fn run(
             let line = serde_json::to_string(report).expect("reports serialise");
             println!("{line}");
         } else if report.outcome == Outcome::Failed {
-            eprintln!("\rerror: {}", report.summary_line());
+            // `\r` only over a progress line, so redirected output stays clean.
+            eprintln!("{}error: {}", if progress { "\r" } else { "" }, report.summary_line());
         } else if !global.quiet && report.outcome != Outcome::Unchanged {
-            println!("\r{}", report.summary_line());
+            println!("{}{}", if progress { "\r" } else { "" }, report.summary_line());
         }
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if progress {

@@ -66,6 +66,9 @@ pub struct ProfileReport {
     pub diff: Option<String>,
     /// Wall time spent on the profile, in milliseconds.
     pub duration_ms: f64,
+    /// The failure is the manifest's (a template or value invalid for this user): exit code 2.
+    #[serde(skip)]
+    pub invalid_manifest: bool,
 }
 
 impl ProfileReport {
@@ -79,6 +82,7 @@ impl ProfileReport {
             warnings: Vec::new(),
             error: None,
             diff: None,
+            invalid_manifest: false,
             duration_ms: duration.as_secs_f64() * 1000.0,
         }
     }

@@ -3,10 +3,13 @@
 
 mod atomic;
 mod common;
+mod fleet;
+mod history;
 mod ini_cli;
 mod ini_golden;
 mod ini_props;
 mod manifest;
 mod merge;
 mod oracle;
+mod provision_cli;
 mod render;

@@ -2,8 +2,10 @@
 //! account slots, passwords, accountId, setting policies, speed dials, and the safety rules.
 
 use std::fs;
-use std::path::Path;
 
+use std::cell::Cell;
+
+use microsip_provision::apply::running::{MicrosipProcesses, RunningMicrosip, SystemProcesses};
 use microsip_provision::apply::{self, ApplyOptions, ApplyOutcome, IfRunning, ProfileError};
 use microsip_provision::ini::{CodePage, IniDocument};
 use microsip_provision::manifest::Secret;
@@ -360,34 +362,112 @@ fn backups_are_kept_and_bounded() {
 
 #[cfg(target_os = "linux")]
 #[test]
-fn a_running_microsip_fails_or_skips_the_profile() {
-    // A real process named microsip.exe (a copy of `sleep`): what Wine's MicroSIP looks like.
-    let dir = tempfile::tempdir().unwrap();
+fn the_real_process_table_finds_a_running_microsip() {
+    // A real process named like MicroSIP (a copy of `sleep`): what Wine's MicroSIP looks like.
     // Named uniquely (and within /proc's 15-character comm) so parallel tests are not affected.
+    let dir = tempfile::tempdir().unwrap();
     let exe = format!("msip{}.exe", std::process::id() % 100_000);
     let fake = dir.path().join(&exe);
     fs::copy("/bin/sleep", &fake).unwrap();
     let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let (_pdir, profile) = temp_profile();
+    let found = SystemProcesses::new(exe.clone()).find("alice");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let found = found.expect("the fake MicroSIP is found");
+    assert_eq!(found.pid, child.id());
+    assert_eq!(found.exe.as_deref(), Some(fake.as_path()));
+    assert_eq!(SystemProcesses::new(exe).find("alice"), None, "gone after kill");
+}
+
+/// A MicroSIP that runs until asked to exit (or for a number of polls), recording what it was told.
+struct FakeMicrosip {
+    polls_left: Cell<u32>,
+    exit_requested: Cell<bool>,
+    exits_when_asked: bool,
+    restarted: Cell<bool>,
+}
+
+impl FakeMicrosip {
+    fn new(polls: u32, exits_when_asked: bool) -> FakeMicrosip {
+        FakeMicrosip {
+            polls_left: Cell::new(polls),
+            exit_requested: Cell::new(false),
+            exits_when_asked,
+            restarted: Cell::new(false),
+        }
+    }
+}
+
+impl MicrosipProcesses for FakeMicrosip {
+    fn find(&self, _user: &str) -> Option<RunningMicrosip> {
+        if self.exit_requested.get() && self.exits_when_asked {
+            return None;
+        }
+        let left = self.polls_left.get();
+        (left > 0).then(|| {
+            self.polls_left.set(left - 1);
+            RunningMicrosip {
+                pid: 4242,
+                exe: Some("C:/Program Files/MicroSIP/microsip.exe".into()),
+            }
+        })
+    }
+    fn request_exit(&self, _: &RunningMicrosip) -> std::io::Result<()> {
+        self.exit_requested.set(true);
+        Ok(())
+    }
+    fn start_minimized(&self, _: &RunningMicrosip) -> std::io::Result<()> {
+        self.restarted.set(true);
+        Ok(())
+    }
+}
+
+#[test]
+fn a_running_microsip_is_skipped_waited_for_stopped_or_ignored() {
     let desired = DesiredProfile {
         accounts: vec![account("office", "Office", "1001", None)],
         ..DesiredProfile::default()
     };
-    let fail = ApplyOptions {
-        microsip_exe: Some(exe.clone()),
-        ..ApplyOptions::default()
+    let run = |if_running, fake: &FakeMicrosip| {
+        let (dir, profile) = temp_profile();
+        let options = ApplyOptions {
+            if_running,
+            running_wait: Some(std::time::Duration::from_millis(300)),
+            ..ApplyOptions::default()
+        };
+        let result = apply::apply_profile_with(&profile, &desired, &options, fake, &mut |_| {});
+        let written = profile.ini_path.exists();
+        drop(dir);
+        (result, written)
     };
-    let result = apply::apply_profile(&profile, &desired, &fail, &mut |_| {});
-    let skip = ApplyOptions {
-        if_running: IfRunning::Skip,
-        microsip_exe: Some(exe.clone()),
-        ..ApplyOptions::default()
+
+    // Skip (the default): nothing written, reported.
+    let fake = FakeMicrosip::new(u32::MAX, false);
+    let (result, written) = run(IfRunning::default(), &fake);
+    assert!(matches!(result, Ok(ApplyOutcome::Skipped { .. })) && !written);
+
+    // Wait: MicroSIP exits after a few polls, then the profile is applied.
+    let fake = FakeMicrosip::new(3, false);
+    let (result, written) = run(IfRunning::Wait, &fake);
+    assert!(matches!(result, Ok(ApplyOutcome::Changed(_))) && written);
+
+    // Wait: MicroSIP never exits: a clear failure, nothing written.
+    let fake = FakeMicrosip::new(u32::MAX, false);
+    let (result, written) = run(IfRunning::Wait, &fake);
+    assert!(matches!(result, Err(ProfileError::MicrosipRunning { pid: 4242, .. })) && !written);
+
+    // Stop: asked to exit, applied, started again minimized.
+    let fake = FakeMicrosip::new(u32::MAX, true);
+    let (result, written) = run(IfRunning::Stop, &fake);
+    let Ok(ApplyOutcome::Changed(plan)) = result else {
+        panic!("stop must apply")
     };
-    let skipped = apply::apply_profile(&profile, &desired, &skip, &mut |_| {});
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(matches!(result, Err(ProfileError::MicrosipRunning { .. })));
-    assert!(matches!(skipped, Ok(ApplyOutcome::Skipped { .. })));
-    assert!(!Path::new(&profile.ini_path).exists(), "nothing written");
+    assert!(written && fake.exit_requested.get() && fake.restarted.get());
+    assert!(plan.warnings.iter().any(|w| w.message.contains("started again")));
+
+    // Ignore: written while it runs.
+    let fake = FakeMicrosip::new(u32::MAX, false);
+    let (result, written) = run(IfRunning::Ignore, &fake);
+    assert!(matches!(result, Ok(ApplyOutcome::Changed(_))) && written);
 }

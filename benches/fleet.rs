@@ -1,0 +1,600 @@
+//! Fleet mode at scale (issue 6): the real release binary over generated trees of N profiles
+//! (N = 1,000 and 10,000; 100 for the memory baseline), side by side with
+//!
+//! * the floor, two minimal programs in this file on the same number of threads: one that reads
+//!   every `microsip.ini`, one that reads it, writes a temp file next to it, fsyncs and renames it
+//!   over the original (both walk the tree first, as the tool's discovery does);
+//! * the peer, `crudini` (Debian's package), making the same key edits on UTF-8 copies of the same
+//!   INIs (it cannot read UTF-16), one process per file as admins run it in a loop, timed on a
+//!   sample of 200 files and extrapolated per file. Debian's crudini 0.9.4 takes one edit per
+//!   process (several `--set`/`--del` in one call came with 0.9.5), so with it every edit is a
+//!   process of its own, and the output says so.
+//!
+//! Measured for each N, in one run: the first `apply` (changes in every profile), a no-change
+//! re-run (zero writes: every file's mtime and size compared before and after) and `plan`. Peak
+//! memory comes from `/usr/bin/time -v` around the binary. The OS page cache cannot be dropped
+//! reliably here, so every measurement runs warm (the tree was just generated) and the output
+//! says so; dirty pages are flushed with `sync` before each timed step.
+//!
+//! `crudini` and `time` are installed with `apt-get install -y` when missing, unless `CI` is set
+//! (then the peer or the memory figure is skipped with a note). Sizes can be overridden with
+//! `FLEET_BENCH_SIZES=100,1000`. Run with `cargo bench --bench fleet`; the README quotes its
+//! output. Everything is generated in a temp folder and deleted.
+
+#[path = "fleet/generate.rs"]
+mod generate;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Files in the crudini sample.
+const CRUDINI_SAMPLE: usize = 200;
+
+fn settle() {
+    let _ = Command::new("sync").status();
+}
+
+/// Run `work(i)` for `i` in `0..n` on `threads` threads.
+fn parallel(n: usize, threads: usize, work: impl Fn(usize) + Sync) {
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                work(i);
+            });
+        }
+    });
+}
+
+/// Every `microsip.ini` under the root, found the way the tool's discovery looks (one listing of
+/// the root, then the layout below each user folder).
+fn walk(root: &Path) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(root)
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .join(generate::LAYOUT)
+                .join("microsip.ini")
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+/// The floor for a no-change run: read every INI.
+fn read_floor(root: &Path, threads: usize) -> Duration {
+    let start = Instant::now();
+    let inis = walk(root);
+    let bytes = AtomicUsize::new(0);
+    parallel(inis.len(), threads, |i| {
+        let mut buffer = Vec::new();
+        fs::File::open(&inis[i])
+            .unwrap()
+            .read_to_end(&mut buffer)
+            .unwrap();
+        bytes.fetch_add(buffer.len(), Ordering::Relaxed);
+    });
+    let elapsed = start.elapsed();
+    assert!(bytes.into_inner() > 0);
+    elapsed
+}
+
+/// The floor for a first apply: read every INI, write it to a temp file next to it, fsync,
+/// rename over the original.
+fn write_floor(root: &Path, threads: usize) -> Duration {
+    let start = Instant::now();
+    let inis = walk(root);
+    parallel(inis.len(), threads, |i| {
+        let ini = &inis[i];
+        let bytes = fs::read(ini).unwrap();
+        let temp = ini.with_file_name(".microsip.ini.floor-tmp");
+        let mut file = fs::File::create(&temp).unwrap();
+        file.write_all(&bytes).unwrap();
+        file.sync_all().unwrap();
+        drop(file);
+        fs::rename(&temp, ini).unwrap();
+    });
+    start.elapsed()
+}
+
+/// Is `program` there (it runs with `--version`)?
+fn present(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok()
+}
+
+/// Make sure `program` (from Debian's `package`) is installed: `apt-get install -y` when missing
+/// and `CI` is not set. `Err(note)` when it cannot be had.
+fn ensure(program: &str, package: &str) -> Result<(), String> {
+    if present(program) {
+        return Ok(());
+    }
+    if std::env::var_os("CI").is_some() {
+        return Err(format!(
+            "{program} is not installed and CI is set: not installing it"
+        ));
+    }
+    eprintln!("fleet: installing {package} (apt-get install -y {package})");
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "-q", package])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !install() {
+        let _ = Command::new("apt-get")
+            .args(["update", "-q"])
+            .stdout(Stdio::null())
+            .status();
+        install();
+    }
+    if present(program) {
+        Ok(())
+    } else {
+        Err(format!("{program} could not be installed ({package})"))
+    }
+}
+
+/// One run of the real binary: wall time and, under `/usr/bin/time -v`, the peak RSS in KiB.
+struct BinRun {
+    elapsed: Duration,
+    max_rss_kib: Option<u64>,
+}
+
+/// Run the binary with `args` (under `/usr/bin/time -v` when `measure_rss`); it must exit 0.
+fn run_bin(args: &[&str], measure_rss: bool, scratch: &Path) -> BinRun {
+    let bin = env!("CARGO_BIN_EXE_microsip-provision");
+    let rss_file = scratch.join("time-v.txt");
+    let mut command = if measure_rss {
+        let mut c = Command::new("/usr/bin/time");
+        c.arg("-v").arg("-o").arg(&rss_file).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    };
+    command.args(args).stdout(Stdio::null());
+    let start = Instant::now();
+    let output = command.output().unwrap();
+    let elapsed = start.elapsed();
+    assert!(
+        output.status.success(),
+        "microsip-provision {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let max_rss_kib = if measure_rss {
+        let text = fs::read_to_string(&rss_file).unwrap_or_default();
+        text.lines().find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+                .and_then(|v| v.parse().ok())
+        })
+    } else {
+        None
+    };
+    BinRun {
+        elapsed,
+        max_rss_kib,
+    }
+}
+
+/// Every file under `dir` (not following links) with its mtime and size.
+fn file_times(dir: &Path, out: &mut BTreeMap<PathBuf, (SystemTime, u64)>) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        let meta = fs::symlink_metadata(entry.path()).unwrap();
+        if meta.is_dir() {
+            file_times(&entry.path(), out);
+        } else {
+            out.insert(entry.path(), (meta.modified().unwrap(), meta.len()));
+        }
+    }
+}
+
+/// The outcome of every line of a JSON Lines report, counted.
+fn outcomes(report: &Path) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for line in fs::read_to_string(report).unwrap().lines() {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        *counts
+            .entry(value["outcome"].as_str().unwrap().to_string())
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+/// The measurements for one N.
+struct Measured {
+    n: usize,
+    generate: Duration,
+    read_floor: Duration,
+    write_floor: Duration,
+    first: BinRun,
+    again: BinRun,
+    plan: BinRun,
+    zero_writes: bool,
+}
+
+fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
+    let dir = work.join(format!("n{n}"));
+    let start = Instant::now();
+    let fleet = generate::generate(&dir, n, threads).unwrap();
+    let generate = start.elapsed();
+    settle();
+
+    let root = fleet.profiles_root.display().to_string();
+    let manifest = fleet.manifest.display().to_string();
+    let jobs = threads.to_string();
+    let report = dir.join("report.jsonl");
+    let report_arg = report.display().to_string();
+    let fleet_args = |verb: &'static str| -> Vec<String> {
+        [
+            verb,
+            &manifest,
+            "--profiles-root",
+            &root,
+            "--jobs",
+            &jobs,
+            "--quiet",
+            "--report",
+            &report_arg,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+
+    let read_floor = read_floor(&fleet.profiles_root, threads);
+    let write_floor = write_floor(&fleet.profiles_root, threads);
+    settle();
+
+    let apply_args = fleet_args("apply");
+    let apply_refs: Vec<&str> = apply_args.iter().map(String::as_str).collect();
+    let first = run_bin(&apply_refs, rss, &dir);
+    let counts = outcomes(&report);
+    assert_eq!(
+        counts.get("changed"),
+        Some(&n),
+        "first apply over {n} profiles: {counts:?}"
+    );
+    settle();
+
+    let mut before = BTreeMap::new();
+    file_times(&fleet.profiles_root, &mut before);
+    let again = run_bin(&apply_refs, rss, &dir);
+    let counts = outcomes(&report);
+    assert_eq!(
+        counts.get("unchanged"),
+        Some(&n),
+        "no-change apply: {counts:?}"
+    );
+    let mut after = BTreeMap::new();
+    file_times(&fleet.profiles_root, &mut after);
+    let zero_writes = before == after;
+    if !zero_writes {
+        let changed: Vec<_> = after
+            .iter()
+            .filter(|(path, stamp)| before.get(*path) != Some(stamp))
+            .take(5)
+            .map(|(path, _)| path.display().to_string())
+            .collect();
+        eprintln!("fleet: the no-change run wrote files, e.g. {changed:#?}");
+    }
+
+    let plan_args = fleet_args("plan");
+    let plan_refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
+    let plan = run_bin(&plan_refs, rss, &dir);
+    let counts = outcomes(&report);
+    assert_eq!(counts.get("unchanged"), Some(&n), "plan: {counts:?}");
+
+    let _ = fs::remove_dir_all(&dir);
+    Measured {
+        n,
+        generate,
+        read_floor,
+        write_floor,
+        first,
+        again,
+        plan,
+        zero_writes,
+    }
+}
+
+/// crudini's version, e.g. (0, 9, 4).
+fn crudini_version() -> (u32, u32, u32) {
+    let output = Command::new("crudini").arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).to_string()
+        + &String::from_utf8_lossy(&output.stderr);
+    let version = text
+        .split_whitespace()
+        .find(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .unwrap_or("0.0.0");
+    let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
+    (
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+        parts.next().unwrap_or(0),
+    )
+}
+
+/// The peer: crudini making the manifest's key edits on UTF-8 copies of `CRUDINI_SAMPLE`
+/// profiles' INIs, `threads` files at a time. Returns the wall time per file, the number of
+/// processes per file, and crudini's version.
+fn crudini_per_file(threads: usize, work: &Path) -> (Duration, usize, String) {
+    let version = crudini_version();
+    let multi = version >= (0, 9, 5);
+    let dir = work.join("crudini");
+    fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = (0..CRUDINI_SAMPLE)
+        .map(|i| {
+            let path = dir.join(format!("{}.ini", generate::user_name(i)));
+            fs::write(&path, generate::ini_text(i)).unwrap();
+            path
+        })
+        .collect();
+    settle();
+    let processes = AtomicUsize::new(0);
+    let run = |args: &[String]| {
+        let status = Command::new("crudini")
+            .args(args)
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "crudini {args:?} failed");
+        processes.fetch_add(1, Ordering::Relaxed);
+    };
+    let start = Instant::now();
+    parallel(files.len(), threads, |i| {
+        let file = files[i].display().to_string();
+        let mut one_call: Vec<String> = Vec::new();
+        for (op, section, key, value) in generate::crudini_edits(i) {
+            let mut args = vec![op.to_string(), file.clone(), section, key.to_string()];
+            if op == "--set" {
+                args.push(value);
+            }
+            if multi {
+                one_call.extend(args);
+            } else {
+                run(&args);
+            }
+        }
+        if multi {
+            run(&one_call);
+        }
+    });
+    let elapsed = start.elapsed();
+    // The edits are there.
+    let text = fs::read_to_string(&files[0]).unwrap();
+    assert!(
+        text.contains(&format!("username = {}", generate::extension(0)))
+            || text.contains(&format!("username={}", generate::extension(0))),
+        "crudini did not edit {}",
+        files[0].display()
+    );
+    let per_process = processes.into_inner() / files.len();
+    let _ = fs::remove_dir_all(&dir);
+    (
+        elapsed / files.len() as u32,
+        per_process,
+        format!("{}.{}.{}", version.0, version.1, version.2),
+    )
+}
+
+fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn per(d: Duration, n: usize) -> String {
+    let us = d.as_secs_f64() * 1e6 / n as f64;
+    if us >= 10_000.0 {
+        format!("{:.1} ms", us / 1000.0)
+    } else {
+        format!("{us:.0} µs")
+    }
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "ok"
+    } else {
+        "MISSED"
+    }
+}
+
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("fleet: run with `cargo bench --bench fleet`");
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("FLEET_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').map(|n| n.trim().parse().unwrap()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000]);
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let time_v = ensure("/usr/bin/time", "time");
+    let peer = ensure("crudini", "crudini");
+    let rss = time_v.is_ok();
+    let work = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+
+    let baseline = rss.then(|| measure(100, threads, true, work.path()));
+    let measured: Vec<Measured> = sizes
+        .iter()
+        .map(|&n| measure(n, threads, rss, work.path()))
+        .collect();
+    let crudini = peer
+        .as_ref()
+        .ok()
+        .map(|_| crudini_per_file(threads, work.path()));
+
+    println!(
+        "fleet mode: N generated profiles (16 KB UTF-16LE microsip.ini + 200-contact Contacts.xml, \
+         1 in 5 with user edits), {threads} threads (--jobs {threads}), release build"
+    );
+    println!(
+        "warm page cache: the OS cache cannot be dropped reliably here, so every run reads files \
+         that are already cached; `sync` before each timed step"
+    );
+    println!();
+    print!("{:<48}", "run");
+    for m in &measured {
+        print!("{:>24}", format!("N={}", m.n));
+    }
+    println!();
+    let row = |name: &str, f: &dyn Fn(&Measured) -> Duration| {
+        print!("{name:<48}");
+        for m in &measured {
+            let d = f(m);
+            print!("{:>24}", format!("{} ({}/prof)", secs(d), per(d, m.n)));
+        }
+        println!();
+    };
+    row("generate the tree (not a measurement)", &|m| m.generate);
+    row("floor: read every INI", &|m| m.read_floor);
+    row("floor: read + temp + fsync + rename", &|m| m.write_floor);
+    row("apply, first (changes in every profile)", &|m| {
+        m.first.elapsed
+    });
+    row("apply, no change (zero writes)", &|m| m.again.elapsed);
+    row("plan (no change)", &|m| m.plan.elapsed);
+    let crudini_label = match &crudini {
+        Some((_, processes, version)) => format!(
+            "crudini {version}, {processes} process{} per file*",
+            if *processes == 1 { "" } else { "es" }
+        ),
+        None => "crudini".to_string(),
+    };
+    match &crudini {
+        Some((per_file, _, _)) => row(&crudini_label, &|m| *per_file * m.n as u32),
+        None => println!(
+            "{crudini_label:<48}skipped: {}",
+            peer.as_ref().err().unwrap()
+        ),
+    }
+    print!("{:<48}", "zero writes in the no-change run (mtimes)");
+    for m in &measured {
+        print!(
+            "{:>24}",
+            if m.zero_writes {
+                "yes"
+            } else {
+                "NO (files written)"
+            }
+        );
+    }
+    println!();
+    if let Some((_, processes, _)) = &crudini {
+        println!(
+            "* crudini timed on a sample of {CRUDINI_SAMPLE} UTF-8 copies ({} edits each, {threads} \
+             files at a time) and extrapolated per file to N{}",
+            generate::crudini_edits(0).len(),
+            if *processes > 1 {
+                "; Debian's crudini takes one edit per process (several per call need 0.9.5)"
+            } else {
+                ""
+            }
+        );
+    }
+
+    println!();
+    print!("{:<48}", "ratio (target)");
+    for m in &measured {
+        print!("{:>24}", format!("N={}", m.n));
+    }
+    println!();
+    let ratio_row = |name: &str, f: &dyn Fn(&Measured) -> Option<(f64, bool)>| {
+        print!("{name:<48}");
+        for m in &measured {
+            match f(m) {
+                Some((r, ok)) => print!("{:>24}", format!("{r:.2}x {}", verdict(ok))),
+                None => print!("{:>24}", "n/a"),
+            }
+        }
+        println!();
+    };
+    ratio_row("first apply / write floor (<= 1.5x)", &|m| {
+        let r = m.first.elapsed.as_secs_f64() / m.write_floor.as_secs_f64();
+        Some((r, r <= 1.5))
+    });
+    ratio_row("no-change apply / read floor (<= 1.5x)", &|m| {
+        let r = m.again.elapsed.as_secs_f64() / m.read_floor.as_secs_f64();
+        Some((r, r <= 1.5 && m.zero_writes))
+    });
+    ratio_row("plan / read floor (no target)", &|m| {
+        let r = m.plan.elapsed.as_secs_f64() / m.read_floor.as_secs_f64();
+        Some((r, true))
+    });
+    ratio_row("crudini / first apply (>= 50x)", &|m| {
+        let (per_file, _, _) = crudini.as_ref()?;
+        let r = per_file.as_secs_f64() * m.n as f64 / m.first.elapsed.as_secs_f64();
+        Some((r, r >= 50.0))
+    });
+
+    println!();
+    match (&baseline, rss) {
+        (Some(base), true) => {
+            let peak = |run: &BinRun| run.max_rss_kib.unwrap_or(0);
+            let base_peak = [&base.first, &base.again, &base.plan]
+                .into_iter()
+                .map(peak)
+                .max()
+                .unwrap();
+            println!(
+                "peak RSS (/usr/bin/time -v; first apply / no change / plan): N={}: {:.1} / {:.1} / {:.1} MB",
+                base.n,
+                mib(peak(&base.first)),
+                mib(peak(&base.again)),
+                mib(peak(&base.plan))
+            );
+            for m in &measured {
+                let top = [&m.first, &m.again, &m.plan]
+                    .into_iter()
+                    .map(peak)
+                    .max()
+                    .unwrap();
+                let growth = mib(top) - mib(base_peak);
+                println!(
+                    "  N={}: {:.1} / {:.1} / {:.1} MB; peak {:+.1} MB over N={} (<= 20 MB: {})",
+                    m.n,
+                    mib(peak(&m.first)),
+                    mib(peak(&m.again)),
+                    mib(peak(&m.plan)),
+                    growth,
+                    base.n,
+                    verdict(growth <= 20.0)
+                );
+            }
+        }
+        _ => println!(
+            "peak RSS: skipped: {}",
+            time_v.err().unwrap_or_else(|| "no baseline".into())
+        ),
+    }
+    println!(
+        "\nwhole benchmark: {:.0} s (trees generated in {} and deleted)",
+        started.elapsed().as_secs_f64(),
+        work.path().display()
+    );
+}
