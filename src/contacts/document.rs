@@ -790,17 +790,24 @@ impl ContactsDocument {
         if self.root.is_none() {
             self.create_root();
         }
-        // Binary search over the originals: MicroSIP's own files are sorted (§2.1).
-        let originals = &self.originals;
+        // Binary search over the originals MicroSIP lists (MicroSIP's own files are sorted,
+        // §2.1); removed contacts and contacts without a number (MicroSIP drops them on load,
+        // §2.2) take no part in the order.
+        let listed = |o: &Original| !o.removed && !o.number.is_empty();
         let mut low = 0usize;
-        let mut high = originals.len();
+        let mut high = self.originals.len();
         while low < high {
             let mid = (low + high) / 2;
-            let existing = self.read_original(&originals[mid]).0;
-            if existing.microsip_order(&contact).is_le() {
-                low = mid + 1;
-            } else {
-                high = mid;
+            match (mid..high).find(|&j| listed(&self.originals[j])) {
+                Some(j) => {
+                    let existing = self.read_original(&self.originals[j]).0;
+                    if existing.microsip_order(&contact).is_le() {
+                        low = j + 1;
+                    } else {
+                        high = mid;
+                    }
+                }
+                None => high = mid,
             }
         }
         let anchor = low as u32;

@@ -169,6 +169,20 @@ impl<'a> Target<'a> {
             check_key(SectionKind::Account, "label", &final_label).unwrap_or_else(|message| {
                 diagnostics.push(at(AccountField::Label, Severity::Error, message))
             });
+            let has_domain = final_keys
+                .iter()
+                .any(|(k, v)| k.eq_ignore_ascii_case("domain") && !v.trim().is_empty());
+            if !has_domain {
+                // MicroSIP treats an account with an empty domain as absent and hides every
+                // account after it (microsip-formats.md §1.7, §1.9).
+                diagnostics.push(at(
+                    AccountField::Account,
+                    Severity::Error,
+                    "the account has no `domain`: MicroSIP treats an account without a domain as \
+                     absent (and hides every account after it); set keys.domain"
+                        .to_string(),
+                ));
+            }
 
             let (password, password_missing) = match &account.password {
                 None => (None, false),

@@ -3,6 +3,7 @@
 
 mod atomic;
 mod common;
+mod contacts;
 mod fleet;
 mod history;
 mod ini_cli;
@@ -13,3 +14,4 @@ mod merge;
 mod oracle;
 mod provision_cli;
 mod render;
+mod target;
