@@ -35,6 +35,9 @@ use std::time::{Duration, Instant, SystemTime};
 /// Files in the crudini sample.
 const CRUDINI_SAMPLE: usize = 200;
 
+/// Rounds of the cheap, repeatable measurements (read floor, no-change apply, plan).
+const ROUNDS: usize = 3;
+
 fn settle() {
     let _ = Command::new("sync").status();
 }
@@ -192,6 +195,23 @@ fn run_bin(args: &[&str], measure_rss: bool, scratch: &Path) -> BinRun {
     }
 }
 
+/// The run with the median time, carrying the highest peak RSS of all of them.
+fn median_run(mut runs: Vec<BinRun>) -> BinRun {
+    let peak = runs.iter().filter_map(|r| r.max_rss_kib).max();
+    runs.sort_by_key(|r| r.elapsed);
+    let mut median = runs.swap_remove(runs.len() / 2);
+    median.max_rss_kib = peak;
+    median
+}
+
+/// The load average over the last minute (`?` where there is no `/proc/loadavg`).
+fn load() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
 /// Every file under `dir` (not following links) with its mtime and size.
 fn file_times(dir: &Path, out: &mut BTreeMap<PathBuf, (SystemTime, u64)>) {
     for entry in fs::read_dir(dir).unwrap() {
@@ -258,10 +278,11 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
         .collect()
     };
 
-    let read_floor = read_floor(&fleet.profiles_root, threads);
-    let write_floor = write_floor(&fleet.profiles_root, threads);
+    // The write floor brackets the first apply (before and after, on the same files): the mean
+    // of the two is what the apply is compared with, so a load that drifts during the run (the
+    // machine is shared) weighs on both sides alike.
+    let write_before = write_floor(&fleet.profiles_root, threads);
     settle();
-
     let apply_args = fleet_args("apply");
     let apply_refs: Vec<&str> = apply_args.iter().map(String::as_str).collect();
     let first = run_bin(&apply_refs, rss, &dir);
@@ -272,16 +293,29 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
         "first apply over {n} profiles: {counts:?}"
     );
     settle();
+    let write_after = write_floor(&fleet.profiles_root, threads);
+    let write_floor = (write_before + write_after) / 2;
+    settle();
 
+    // Then ROUNDS interleaved rounds of: read floor, no-change apply, plan; medians are kept.
+    let plan_args = fleet_args("plan");
+    let plan_refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
     let mut before = BTreeMap::new();
     file_times(&fleet.profiles_root, &mut before);
-    let again = run_bin(&apply_refs, rss, &dir);
-    let counts = outcomes(&report);
-    assert_eq!(
-        counts.get("unchanged"),
-        Some(&n),
-        "no-change apply: {counts:?}"
-    );
+    let (mut reads, mut agains, mut plans) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        reads.push(read_floor(&fleet.profiles_root, threads));
+        agains.push(run_bin(&apply_refs, rss, &dir));
+        let counts = outcomes(&report);
+        assert_eq!(
+            counts.get("unchanged"),
+            Some(&n),
+            "no-change apply: {counts:?}"
+        );
+        plans.push(run_bin(&plan_refs, rss, &dir));
+        let counts = outcomes(&report);
+        assert_eq!(counts.get("unchanged"), Some(&n), "plan: {counts:?}");
+    }
     let mut after = BTreeMap::new();
     file_times(&fleet.profiles_root, &mut after);
     let zero_writes = before == after;
@@ -292,14 +326,12 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
             .take(5)
             .map(|(path, _)| path.display().to_string())
             .collect();
-        eprintln!("fleet: the no-change run wrote files, e.g. {changed:#?}");
+        eprintln!("fleet: the no-change runs wrote files, e.g. {changed:#?}");
     }
-
-    let plan_args = fleet_args("plan");
-    let plan_refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
-    let plan = run_bin(&plan_refs, rss, &dir);
-    let counts = outcomes(&report);
-    assert_eq!(counts.get("unchanged"), Some(&n), "plan: {counts:?}");
+    reads.sort();
+    let read_floor = reads[reads.len() / 2];
+    let again = median_run(agains);
+    let plan = median_run(plans);
 
     let _ = fs::remove_dir_all(&dir);
     Measured {
@@ -438,6 +470,7 @@ fn main() {
     let rss = time_v.is_ok();
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
+    let load_at_start = load();
 
     let baseline = rss.then(|| measure(100, threads, true, work.path()));
     let measured: Vec<Measured> = sizes
@@ -456,6 +489,12 @@ fn main() {
     println!(
         "warm page cache: the OS cache cannot be dropped reliably here, so every run reads files \
          that are already cached; `sync` before each timed step"
+    );
+    println!(
+        "write floor: mean of one run before and one after the first apply; read floor, no-change \
+         apply and plan: median of {ROUNDS} interleaved rounds; load average {load_at_start} at the \
+         start, {} at the end ({threads} cores)",
+        load()
     );
     println!();
     print!("{:<48}", "run");

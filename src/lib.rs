@@ -15,5 +15,6 @@ pub mod keys;
 pub mod manifest;
 pub mod plan;
 pub mod profile;
+pub mod registry;
 pub mod render;
 pub mod report;

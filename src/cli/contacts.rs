@@ -72,7 +72,9 @@ pub enum ContactsCommand {
         write: WriteArgs,
     },
     /// Check that files parse and round-trip byte for byte; print what MicroSIP reads oddly.
-    #[command(after_help = "Example:\n  microsip-provision contacts check profiles/*/Contacts.xml")]
+    #[command(
+        after_help = "Example:\n  microsip-provision contacts check profiles/*/Contacts.xml"
+    )]
     Check {
         /// The Contacts.xml files.
         #[arg(required = true)]
@@ -233,9 +235,7 @@ fn store_failure(error: StoreError) -> Failure {
         StoreError::MicrosipRunning { pid } => Failure {
             path: None,
             position: None,
-            message: format!(
-                "MicroSIP is running (process {pid}); nothing was written"
-            ),
+            message: format!("MicroSIP is running (process {pid}); nothing was written"),
             hint: Some(
                 "MicroSIP rewrites Contacts.xml from memory on its next contact change, which \
                  would undo this; close it first (`microsip.exe /exit`), or pass --if-running \
@@ -399,7 +399,11 @@ fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     }
     atomic::read_file(path)
         .map_err(|e| Failure::at(path, e))?
-        .ok_or_else(|| Failure::at(path, "no such file").hint("check the path").code(EXIT_USAGE))
+        .ok_or_else(|| {
+            Failure::at(path, "no such file")
+                .hint("check the path")
+                .code(EXIT_USAGE)
+        })
 }
 
 fn exchange_failure(path: &Path, error: ExchangeError) -> Failure {
@@ -583,11 +587,13 @@ fn report(
         }
         ReportFormat::Human => {}
     }
-    Ok(ExitCode::from(if pending && write.dry_run && write.exit_code {
-        EXIT_PENDING
-    } else {
-        EXIT_OK
-    }))
+    Ok(ExitCode::from(
+        if pending && write.dry_run && write.exit_code {
+            EXIT_PENDING
+        } else {
+            EXIT_OK
+        },
+    ))
 }
 
 fn check(files: &[PathBuf], global: &Global) -> Result<ExitCode, Failure> {

@@ -12,10 +12,12 @@ use clap::{ArgAction, Parser, Subcommand};
 use microsip_provision::ini::CodePage;
 
 mod account;
+mod completions;
 mod contacts;
 mod history;
 mod ini;
 mod provision;
+mod report;
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -92,6 +94,26 @@ pub enum Command {
     /// Read and edit INI files exactly as the Win32 profile API reads them, without loss.
     #[command(subcommand)]
     Ini(ini::IniCommand),
+    /// Fold the JSON Lines reports of many machines or logons into a fleet view per user.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  microsip-provision report summarize \\\\fs01\\microsip-reports$ --format json"
+    )]
+    Report(report::ReportCommand),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    #[command(
+        after_help = "Examples:\n  microsip-provision completions bash > /etc/bash_completion.d/microsip-provision\n  microsip-provision completions powershell >> $PROFILE"
+    )]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) for the tool and every verb.
+    #[command(
+        after_help = "Example:\n  microsip-provision man > /usr/local/share/man/man1/microsip-provision.1"
+    )]
+    Man,
 }
 
 /// Run one parsed command line.
@@ -109,6 +131,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::History(command) => history::run(command, &global),
         Command::Schema => provision::schema(),
         Command::Ini(command) => ini::run(command, &global),
+        Command::Report(command) => report::run(command, &global),
+        Command::Completions { shell } => completions::completions(shell),
+        Command::Man => completions::man(),
     }
 }
 

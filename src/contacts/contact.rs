@@ -633,6 +633,8 @@ mod tests {
         assert!(set.contains(Field::Number) && !set.contains(Field::Name));
         assert_eq!(set.iter().count(), 2);
         assert_eq!(FieldSet::ALL.iter().count(), 17);
-        assert!(is_attribute_name("x-crm:id") && !is_attribute_name("1x") && !is_attribute_name("a b"));
+        assert!(
+            is_attribute_name("x-crm:id") && !is_attribute_name("1x") && !is_attribute_name("a b")
+        );
     }
 }

@@ -15,6 +15,7 @@
 //! a DOCTYPE (and so any entity declaration), undefined entities, more than [`MAX_DEPTH`] levels,
 //! more than [`MAX_FILE_SIZE`] bytes, and anything quick-xml or our checks find malformed.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
@@ -60,8 +61,8 @@ struct Original {
     element: Range<u32>,
     /// The start tag's content: from after `<` to before `>` or `/>`.
     tag: Range<u32>,
-    /// The current number (decoded; empty: MicroSIP ignores the contact).
-    number: Box<str>,
+    /// The current number (empty: MicroSIP ignores the contact).
+    number: Number,
     /// Removed by an edit: printed as nothing.
     removed: bool,
     /// Attribute values set by edits, `(name, decoded value)`, in the order they were first set.
@@ -71,6 +72,23 @@ struct Original {
 impl Original {
     fn alone_on_line(&self) -> bool {
         self.extent != self.element
+    }
+}
+
+/// A contact's number: still the source's bytes when they need no decoding (no allocation for
+/// the usual file), else decoded.
+#[derive(Debug, Clone)]
+enum Number {
+    Source(Range<u32>),
+    Decoded(Box<str>),
+}
+
+impl Number {
+    fn get<'a>(&'a self, src: &'a str) -> &'a str {
+        match self {
+            Number::Source(range) => &src[range.start as usize..range.end as usize],
+            Number::Decoded(text) => text,
+        }
     }
 }
 
@@ -165,47 +183,29 @@ impl ContactsDocument {
     /// Read a file's bytes. UTF-8 with or without BOM; an empty (or blank) file is a document
     /// with no contacts that prints as it was.
     pub fn parse(bytes: &[u8]) -> Result<ContactsDocument, ContactsError> {
-        if bytes.len() > MAX_FILE_SIZE {
-            return Err(ContactsError {
-                offset: 0,
-                line: 1,
-                column: 1,
-                kind: ContactsErrorKind::TooLarge {
-                    size: bytes.len(),
-                    limit: MAX_FILE_SIZE,
-                },
-            });
-        }
-        if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
-            return Err(ContactsError {
-                offset: 0,
-                line: 1,
-                column: 1,
-                kind: ContactsErrorKind::Utf16,
-            });
-        }
+        check_size_and_encoding(bytes)?;
+        ContactsDocument::parse_owned(bytes.to_vec())
+    }
+
+    /// [`Self::parse`] taking the bytes, so a large file is not held twice.
+    pub fn parse_owned(mut bytes: Vec<u8>) -> Result<ContactsDocument, ContactsError> {
+        check_size_and_encoding(&bytes)?;
         // Third-party generators write a UTF-8 BOM (§2.2); it is kept, never added.
-        let (bom, body) = match bytes.strip_prefix(UTF8_BOM) {
-            Some(rest) => (true, rest),
-            None => (false, bytes),
-        };
+        let bom = bytes.starts_with(UTF8_BOM);
         let bom_len = if bom { UTF8_BOM.len() } else { 0 };
-        let text = match std::str::from_utf8(body) {
-            Ok(text) => text,
-            Err(e) => {
-                let valid = std::str::from_utf8(&body[..e.valid_up_to()]).unwrap_or_default();
-                return Err(ContactsError::at(
-                    valid,
-                    valid.len(),
-                    bom_len,
-                    ContactsErrorKind::InvalidUtf8,
-                ));
-            }
-        };
-        let scanned = Scanner::new(text, bom_len).run()?;
+        if bom {
+            bytes.drain(..bom_len);
+        }
+        let src = String::from_utf8(bytes).map_err(|e| {
+            let body = e.as_bytes();
+            let valid = std::str::from_utf8(&body[..e.utf8_error().valid_up_to()])
+                .unwrap_or_default();
+            ContactsError::at(valid, valid.len(), bom_len, ContactsErrorKind::InvalidUtf8)
+        })?;
+        let scanned = Scanner::new(&src, bom_len).run()?;
         let mut document = ContactsDocument {
             bom,
-            src: text.to_owned(),
+            src,
             root: scanned.root,
             originals: scanned.originals,
             news: Vec::new(),
@@ -220,18 +220,21 @@ impl ContactsDocument {
 
     fn build_index(&mut self) {
         let mut duplicates: Vec<(u32, u32)> = Vec::new();
+        self.index.reserve(self.originals.len());
         for (i, original) in self.originals.iter().enumerate() {
-            if original.number.is_empty() {
+            let number = original.number.get(&self.src);
+            if number.is_empty() {
                 continue;
             }
-            let id = NodeId::Original(i as u32);
-            match self.index.get(&original.number) {
-                Some(&NodeId::Original(first)) => {
-                    duplicates.push((first, i as u32));
-                    self.duplicated.insert(original.number.clone());
+            match self.index.entry(number.into()) {
+                Entry::Occupied(first) => {
+                    if let NodeId::Original(first) = *first.get() {
+                        duplicates.push((first, i as u32));
+                    }
+                    self.duplicated.insert(number.into());
                 }
-                _ => {
-                    self.index.insert(original.number.clone(), id);
+                Entry::Vacant(slot) => {
+                    slot.insert(NodeId::Original(i as u32));
                 }
             }
         }
@@ -262,7 +265,7 @@ impl ContactsDocument {
                 message: format!(
                     "the number {:?} is also on the contact at line {first_line}: MicroSIP lists \
                      both; edits by number change the first",
-                    original.number
+                    original.number.get(&self.src)
                 ),
             });
         }
@@ -271,6 +274,14 @@ impl ContactsDocument {
 
     /// Print the document. Untouched bytes are copied from the source.
     pub fn to_bytes(&self) -> Vec<u8> {
+        if !self.is_edited() {
+            let mut out = Vec::with_capacity(self.src.len() + UTF8_BOM.len());
+            if self.bom {
+                out.extend_from_slice(UTF8_BOM);
+            }
+            out.extend_from_slice(self.src.as_bytes());
+            return out;
+        }
         let mut out = Vec::with_capacity(self.src.len() + 64 + 300 * self.news.len());
         if self.bom {
             out.extend_from_slice(UTF8_BOM);
@@ -289,7 +300,9 @@ impl ContactsDocument {
             }
             let start = root.start.start as usize..root.start.end as usize;
             out.extend_from_slice(&src.as_bytes()[..start.start]);
-            let tag = src[start.clone()].trim_end_matches('>').trim_end_matches('/');
+            let tag = src[start.clone()]
+                .trim_end_matches('>')
+                .trim_end_matches('/');
             out.extend_from_slice(tag.trim_end().as_bytes());
             out.push(b'>');
             let eol = self.default_eol();
@@ -372,7 +385,11 @@ impl ContactsDocument {
 
     /// Print the new contacts anchored at `anchor`, each on its own line, at source offset `at`.
     fn print_anchor(&self, out: &mut Vec<u8>, anchor: u32, at: usize) {
-        if !self.at_line_start(at) && self.anchors[&anchor].iter().any(|&n| !self.news[n as usize].removed) {
+        if !self.at_line_start(at)
+            && self.anchors[&anchor]
+                .iter()
+                .any(|&n| !self.news[n as usize].removed)
+        {
             let eol = self.default_eol();
             out.extend_from_slice(eol.as_bytes());
         }
@@ -402,7 +419,11 @@ impl ContactsDocument {
     /// (or right before `</contacts>` when something else shares its line).
     fn end_insertion_point(&self) -> usize {
         let root = self.root.as_ref().expect("only called with a root");
-        let end = root.end.clone().expect("only called with </contacts>").start as usize;
+        let end = root
+            .end
+            .clone()
+            .expect("only called with </contacts>")
+            .start as usize;
         let bytes = self.src.as_bytes();
         let mut at = end;
         while at > 0 && matches!(bytes[at - 1], b' ' | b'\t') {
@@ -590,7 +611,7 @@ impl ContactsDocument {
             let original = self
                 .originals
                 .get(i as usize)
-                .filter(|o| !o.removed && !o.number.is_empty())
+                .filter(|o| !o.removed && !o.number.get(&self.src).is_empty())
                 .map(|_| NodeId::Original(i));
             news.chain(original)
         })
@@ -598,7 +619,7 @@ impl ContactsDocument {
 
     fn number_of(&self, id: NodeId) -> &str {
         match id {
-            NodeId::Original(i) => &self.originals[i as usize].number,
+            NodeId::Original(i) => self.originals[i as usize].number.get(&self.src),
             NodeId::New(n) => &self.news[n as usize].contact.number,
         }
     }
@@ -687,7 +708,7 @@ impl ContactsDocument {
             NodeId::Original(i) => {
                 let original = &mut self.originals[i as usize];
                 if name == Field::Number.attribute() {
-                    original.number = value.into();
+                    original.number = Number::Decoded(value.into());
                 }
                 let edits = &mut original.edits;
                 match edits.iter_mut().find(|(n, _)| n == name) {
@@ -793,7 +814,7 @@ impl ContactsDocument {
         // Binary search over the originals MicroSIP lists (MicroSIP's own files are sorted,
         // §2.1); removed contacts and contacts without a number (MicroSIP drops them on load,
         // §2.2) take no part in the order.
-        let listed = |o: &Original| !o.removed && !o.number.is_empty();
+        let listed = |o: &Original| !o.removed && !o.number.get(&self.src).is_empty();
         let mut low = 0usize;
         let mut high = self.originals.len();
         while low < high {
@@ -907,6 +928,27 @@ impl ContactsDocument {
     }
 }
 
+/// Refuse a file above [`MAX_FILE_SIZE`] or with a UTF-16 BOM before reading any further.
+fn check_size_and_encoding(bytes: &[u8]) -> Result<(), ContactsError> {
+    let kind = if bytes.len() > MAX_FILE_SIZE {
+        ContactsErrorKind::TooLarge {
+            size: bytes.len(),
+            limit: MAX_FILE_SIZE,
+        }
+    } else if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        // MicroSIP reads Contacts.xml as UTF-8 only (§2.1, `Utf8DecodeUni`).
+        ContactsErrorKind::Utf16
+    } else {
+        return Ok(());
+    };
+    Err(ContactsError {
+        offset: 0,
+        line: 1,
+        column: 1,
+        kind,
+    })
+}
+
 /// Refuse what MicroSIP could not read back: an empty number, NUL characters, and unknown
 /// attributes that are not XML names or that spell one of the 17 fields.
 fn check_contact(contact: &Contact) -> Result<(), EditError> {
@@ -1002,8 +1044,8 @@ struct Scanned {
 }
 
 /// An element open during the scan.
-struct Open {
-    name: String,
+struct Open<'a> {
+    name: &'a str,
     start: usize,
     /// Index into `originals` when this is a contact directly inside the root.
     contact: Option<usize>,
@@ -1014,7 +1056,7 @@ struct Scanner<'a> {
     text: &'a str,
     bom_len: usize,
     cursor: LineCursor,
-    stack: Vec<Open>,
+    stack: Vec<Open<'a>>,
     root: Option<Root>,
     root_closed: bool,
     originals: Vec<Original>,
@@ -1101,7 +1143,10 @@ impl<'a> Scanner<'a> {
                 Event::CData(_) => self.content(pos, "a CDATA section")?,
                 Event::Comment(_) | Event::PI(_) => {
                     if self.stack.len() == 1 {
-                        self.root.as_mut().expect("depth 1 is the root").other_content = true;
+                        self.root
+                            .as_mut()
+                            .expect("depth 1 is the root")
+                            .other_content = true;
                     }
                 }
                 Event::Start(start) => self.open(&start, pos, end, false)?,
@@ -1117,7 +1162,7 @@ impl<'a> Scanner<'a> {
             return Err(self.error(
                 text.len(),
                 ContactsErrorKind::Unclosed {
-                    element: open.name.clone(),
+                    element: open.name.to_string(),
                     line,
                     column,
                 },
@@ -1141,10 +1186,15 @@ impl<'a> Scanner<'a> {
     /// Text, references or CDATA at `pos`: only inside the root.
     fn content(&mut self, pos: usize, what: &str) -> Result<(), ContactsError> {
         match self.stack.len() {
-            0 if self.root_closed => Err(self.error(pos, ContactsErrorKind::AfterRoot(what.into()))),
+            0 if self.root_closed => {
+                Err(self.error(pos, ContactsErrorKind::AfterRoot(what.into())))
+            }
             0 => Err(self.error(pos, ContactsErrorKind::TextOutsideRoot)),
             1 => {
-                self.root.as_mut().expect("depth 1 is the root").other_content = true;
+                self.root
+                    .as_mut()
+                    .expect("depth 1 is the root")
+                    .other_content = true;
                 Ok(())
             }
             _ => Ok(()),
@@ -1165,17 +1215,17 @@ impl<'a> Scanner<'a> {
         end: usize,
         empty: bool,
     ) -> Result<(), ContactsError> {
-        let qname = start.name();
-        let name = AsRef::<str>::as_ref(&qname).to_string();
+        let content: &str = start.as_ref();
+        let tag_start = self.offset_of(content);
+        let tag = tag_start..tag_start + content.len();
+        let name_len = AsRef::<str>::as_ref(&start.name()).len();
+        let name: &'a str = &self.text[tag_start..tag_start + name_len];
         let depth = self.stack.len();
         if depth + 1 > MAX_DEPTH {
             return Err(self.error(pos, ContactsErrorKind::TooDeep(MAX_DEPTH)));
         }
         let is_contact = depth == 1 && name == "contact";
         let number = self.check_attributes(start, is_contact)?;
-        let content: &str = start.as_ref();
-        let tag_start = self.offset_of(content);
-        let tag = tag_start..tag_start + content.len();
         let mut contact = None;
         match depth {
             0 => {
@@ -1186,7 +1236,7 @@ impl<'a> Scanner<'a> {
                     ));
                 }
                 if name != "contacts" {
-                    return Err(self.error(pos, ContactsErrorKind::WrongRoot(name)));
+                    return Err(self.error(pos, ContactsErrorKind::WrongRoot(name.to_string())));
                 }
                 self.root = Some(Root {
                     start: pos as u32..end as u32,
@@ -1198,8 +1248,8 @@ impl<'a> Scanner<'a> {
                 }
             }
             1 if is_contact => {
-                let number = number.unwrap_or_default();
-                if number.is_empty() {
+                let number = number.unwrap_or(Number::Source(0..0));
+                if number.get(self.text).is_empty() {
                     self.warn(
                         pos,
                         "contact without a number: MicroSIP drops it when it loads the file; it \
@@ -1211,7 +1261,7 @@ impl<'a> Scanner<'a> {
                     extent: 0..0,
                     element: pos as u32..end as u32,
                     tag: tag.start as u32..tag.end as u32,
-                    number: number.into(),
+                    number,
                     removed: false,
                     edits: Vec::new(),
                 });
@@ -1223,7 +1273,10 @@ impl<'a> Scanner<'a> {
                 }
             }
             1 => {
-                self.root.as_mut().expect("depth 1 is the root").other_content = true;
+                self.root
+                    .as_mut()
+                    .expect("depth 1 is the root")
+                    .other_content = true;
             }
             _ => {
                 if name == "contact" {
@@ -1244,7 +1297,7 @@ impl<'a> Scanner<'a> {
         Ok(())
     }
 
-    fn close(&mut self, open: Open, pos: usize, end: usize) {
+    fn close(&mut self, open: Open<'a>, pos: usize, end: usize) {
         if let Some(index) = open.contact {
             self.finish_contact(index, end);
         }
@@ -1284,12 +1337,12 @@ impl<'a> Scanner<'a> {
         };
     }
 
-    /// Check every attribute of a start tag; returns the decoded `number` when asked.
+    /// Check every attribute of a start tag; returns the `number` when asked.
     fn check_attributes(
         &mut self,
         start: &BytesStart<'_>,
         want_number: bool,
-    ) -> Result<Option<String>, ContactsError> {
+    ) -> Result<Option<Number>, ContactsError> {
         let content: &str = start.as_ref();
         let base = self.offset_of(content);
         let content_end = base + content.len();
@@ -1335,8 +1388,20 @@ impl<'a> Scanner<'a> {
                     ),
                 ));
             }
-            if let Some(lt) = value.find('<') {
-                return Err(self.error(value_start + lt, ContactsErrorKind::LtInAttribute));
+            // One pass over the bytes finds both characters that need a closer look.
+            let special = value.bytes().position(|b| b == b'<' || b == b'&');
+            let Some(first_special) = special else {
+                let key: &str = attribute.key.as_ref();
+                if want_number && key == Field::Number.attribute() {
+                    number = Some(Number::Source(value_start as u32..value_end as u32));
+                }
+                continue;
+            };
+            if let Some(lt) = value[first_special..].find('<') {
+                return Err(self.error(
+                    value_start + first_special + lt,
+                    ContactsErrorKind::LtInAttribute,
+                ));
             }
             match scan_references(value) {
                 Err((at, bad)) => return Err(self.error(value_start + at, bad_reference(bad))),
@@ -1352,7 +1417,7 @@ impl<'a> Scanner<'a> {
             }
             let key: &str = attribute.key.as_ref();
             if want_number && key == Field::Number.attribute() {
-                number = Some(decode(value).into_owned());
+                number = Some(Number::Decoded(decode(value).into()));
             }
         }
         Ok(number)

@@ -396,7 +396,9 @@ impl<'de> Deserialize<'de> for ContactArray {
         impl<'de> Visitor<'de> for ArrayVisitor {
             type Value = ContactArray;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of contact objects (as `contacts export --format json` writes)")
+                f.write_str(
+                    "an array of contact objects (as `contacts export --format json` writes)",
+                )
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<ContactArray, A::Error> {
                 let mut items = Vec::new();
@@ -568,9 +570,11 @@ mod tests {
 
     #[test]
     fn partial_csv_gives_only_its_columns() {
-        let (records, warnings) =
-            read(b"\xEF\xBB\xBFNumber,name,starred\r\n100,Front desk,true\r\n,nobody,0\r\n", Format::Csv)
-                .unwrap();
+        let (records, warnings) = read(
+            b"\xEF\xBB\xBFNumber,name,starred\r\n100,Front desk,true\r\n,nobody,0\r\n",
+            Format::Csv,
+        )
+        .unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(warnings.len(), 1);
         assert_eq!(warnings[0].line, 3);
@@ -578,7 +582,9 @@ mod tests {
         assert!(r.contact.starred);
         assert_eq!(
             r.given,
-            [Field::Number, Field::Name, Field::Starred].into_iter().collect()
+            [Field::Number, Field::Name, Field::Starred]
+                .into_iter()
+                .collect()
         );
     }
 
@@ -592,8 +598,15 @@ mod tests {
         assert_eq!(e.column, Some(2));
         let e = read(b"[\n{\"number\": \"1\",\n \"name\": }]", Format::Json).unwrap_err();
         assert_eq!(e.line, Some(3));
-        let e = read(b"[{\"number\": \"1\", \"starred\": \"maybe\"}]", Format::Json).unwrap_err();
-        assert!(e.message.contains("contact #1") && e.message.contains("starred"), "{e}");
+        let e = read(
+            b"[{\"number\": \"1\", \"starred\": \"maybe\"}]",
+            Format::Json,
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains("contact #1") && e.message.contains("starred"),
+            "{e}"
+        );
         let e = read(b"{\"number\": \"1\"}", Format::Json).unwrap_err();
         assert!(e.message.contains("array"), "{e}");
     }

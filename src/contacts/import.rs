@@ -386,7 +386,11 @@ mod tests {
                 name: "Old".into()
             }]
         );
-        assert_eq!(merge.managed, set(&["901"]), "adopted: it already reads the same");
+        assert_eq!(
+            merge.managed,
+            set(&["901"]),
+            "adopted: it already reads the same"
+        );
         assert!(d.get("901").unwrap().starred);
     }
 
@@ -403,7 +407,10 @@ mod tests {
         .unwrap();
         assert_eq!(merge.changes.len(), 1);
         assert_eq!(merge.warnings.len(), 2);
-        assert!(!d.get("100").unwrap().directory, "never handed to MicroSIP's phone book");
+        assert!(
+            !d.get("100").unwrap().directory,
+            "never handed to MicroSIP's phone book"
+        );
     }
 
     #[test]

@@ -26,6 +26,4 @@ pub use document::{
 };
 pub use error::{ContactsError, ContactsErrorKind, EditError, Warning};
 pub use exchange::{ContactRecord, ExchangeError, Format};
-pub use import::{
-    import_records, merge_managed, ContactChange, ImportSummary, ManagedMerge,
-};
+pub use import::{import_records, merge_managed, ContactChange, ImportSummary, ManagedMerge};

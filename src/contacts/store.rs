@@ -314,3 +314,140 @@ pub fn unified_diff(label: &str, before: Option<&[u8]>, after: &[u8]) -> String 
         .header(&old_label, &format!("b/{label}"))
         .to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apply::running::RunningMicrosip;
+    use crate::contacts::Contact;
+
+    struct Processes(Option<u32>);
+
+    impl MicrosipProcesses for Processes {
+        fn find(&self, _user: &str) -> Option<RunningMicrosip> {
+            self.0.map(|pid| RunningMicrosip { pid, exe: None })
+        }
+        fn request_exit(&self, _: &RunningMicrosip) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn start_minimized(&self, _: &RunningMicrosip) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn add(document: &mut ContactsDocument) -> Result<(), StoreError> {
+        document.add(Contact::new("1", "A")).expect("valid contact");
+        Ok(())
+    }
+
+    fn modify_add(
+        profile: &Profile,
+        options: &StoreOptions,
+        running: Option<u32>,
+    ) -> Result<Modified<()>, StoreError> {
+        modify_with(profile, options, &Processes(running), &mut |_| {}, add)
+    }
+
+    #[test]
+    fn writes_backs_up_and_skips_unchanged_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::in_dir(dir.path(), "alice");
+        let path = contacts_path(&profile);
+        // Nothing edited: no file is created.
+        let outcome = modify_with(
+            &profile,
+            &StoreOptions::default(),
+            &Processes(None),
+            &mut |_| {},
+            |_| Ok::<_, StoreError>(()),
+        )
+        .unwrap();
+        assert!(matches!(outcome, Modified::Done { written: false, .. }));
+        assert!(!path.exists());
+        // A dry run writes nothing either.
+        let dry = StoreOptions {
+            dry_run: true,
+            ..StoreOptions::default()
+        };
+        assert!(matches!(
+            modify_add(&profile, &dry, None).unwrap(),
+            Modified::Done { written: false, .. }
+        ));
+        assert!(!path.exists());
+        // The first real write creates the file, without a backup (there was nothing).
+        assert!(matches!(
+            modify_add(&profile, &StoreOptions::default(), None).unwrap(),
+            Modified::Done {
+                written: true,
+                before: None,
+                ..
+            }
+        ));
+        let first = std::fs::read(&path).unwrap();
+        assert!(!profile.tool_dir().exists());
+        // Adding the same contact again adds a duplicate (MicroSIP keeps duplicates) and backs
+        // up the previous file.
+        modify_add(&profile, &StoreOptions::default(), None).unwrap();
+        let backups: Vec<_> = std::fs::read_dir(profile.tool_dir().join("backups"))
+            .unwrap()
+            .collect();
+        assert_eq!(backups.len(), 1);
+        assert_eq!(
+            std::fs::read(backups[0].as_ref().unwrap().path()).unwrap(),
+            first
+        );
+        assert_eq!(load(&path).unwrap().document.count("1"), 2);
+    }
+
+    #[test]
+    fn a_running_microsip_is_refused_or_skipped_or_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::in_dir(dir.path(), "alice");
+        let error = modify_add(&profile, &StoreOptions::default(), Some(42)).unwrap_err();
+        assert!(matches!(error, StoreError::MicrosipRunning { pid: 42 }));
+        assert!(error.to_string().contains("--if-running"), "{error}");
+        let skip = StoreOptions {
+            if_running: RunningPolicy::Skip,
+            ..StoreOptions::default()
+        };
+        assert!(matches!(
+            modify_add(&profile, &skip, Some(42)).unwrap(),
+            Modified::Skipped { .. }
+        ));
+        assert!(!contacts_path(&profile).exists());
+        let ignore = StoreOptions {
+            if_running: RunningPolicy::Ignore,
+            ..StoreOptions::default()
+        };
+        assert!(matches!(
+            modify_add(&profile, &ignore, Some(42)).unwrap(),
+            Modified::Done { written: true, .. }
+        ));
+    }
+
+    #[test]
+    fn a_refused_file_is_left_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = Profile::in_dir(dir.path(), "alice");
+        let path = contacts_path(&profile);
+        std::fs::write(&path, b"<contacts>\n<contact number=\"1\"").unwrap();
+        let error = modify_add(&profile, &StoreOptions::default(), None).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.contains("Contacts.xml:2:1: malformed XML"),
+            "{message}"
+        );
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"<contacts>\n<contact number=\"1\""
+        );
+    }
+
+    #[test]
+    fn diffs_read_like_text() {
+        let diff = unified_diff("Contacts.xml", Some(b"a\r\nb\r\n"), b"a\r\nc\r\n");
+        assert!(diff.contains("-b\n+c\n"), "{diff}");
+        assert!(unified_diff("x", Some(b"same"), b"same").is_empty());
+        assert!(unified_diff("x", None, b"new\n").starts_with("--- /dev/null"));
+    }
+}

@@ -5,6 +5,8 @@
 //! object per line to `--log-file`, which is what a Group Policy logon script, with no console,
 //! leaves behind for the admin.
 
+pub mod summarize;
+
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};

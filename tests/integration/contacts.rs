@@ -20,7 +20,10 @@ fn contacts_corpus() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "xml"))
         .collect();
     files.sort();
-    assert!(files.len() >= 13, "the contacts corpus went missing: {files:?}");
+    assert!(
+        files.len() >= 13,
+        "the contacts corpus went missing: {files:?}"
+    );
     files
 }
 
@@ -39,7 +42,11 @@ fn profile(bytes: Option<&[u8]>) -> tempfile::TempDir {
 
 fn run(args: &[&str], dir: &Path) -> Output {
     let mut command: Command = bin();
-    command.args(args).arg("--profile").arg(dir).env("USER", "tester");
+    command
+        .args(args)
+        .arg("--profile")
+        .arg(dir)
+        .env("USER", "tester");
     command.output().unwrap()
 }
 
@@ -73,8 +80,8 @@ fn age(path: &Path) {
 fn every_corpus_file_round_trips_byte_for_byte() {
     for path in contacts_corpus() {
         let bytes = fs::read(&path).unwrap();
-        let document = ContactsDocument::parse(&bytes)
-            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let document =
+            ContactsDocument::parse(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(document.to_bytes(), bytes, "{}", path.display());
         // And reading the contacts does not disturb it.
         let _ = document.contacts();
@@ -92,7 +99,10 @@ fn corpus_files_read_like_microsip() {
     assert_eq!(quotes[0].name, "O'Brien & Sons");
     assert_eq!(quotes[0].comment, "say \"hi\"");
     assert!(quotes[0].starred);
-    assert_eq!(quotes[1].name, "Caf&#233; Ol&#xE9;", "MicroSIP shows numeric references literally");
+    assert_eq!(
+        quotes[1].name, "Caf&#233; Ol&#xE9;",
+        "MicroSIP shows numeric references literally"
+    );
     assert!(quotes[1].presence);
     assert_eq!(quotes[2].name, "It's <ok>");
     let unknown = read("comments-unknown.xml").contacts();
@@ -125,7 +135,9 @@ fn corpus_edits_touch_only_their_bytes() {
         };
         // Change the name to something every escape applies to, then back.
         let changed = format!("{} & <\"'> 😀", first.name);
-        assert!(document.set_attribute(&first.number, "name", &changed).unwrap());
+        assert!(document
+            .set_attribute(&first.number, "name", &changed)
+            .unwrap());
         let printed = String::from_utf8(document.to_bytes()).unwrap();
         let prefix = text
             .bytes()
@@ -147,7 +159,9 @@ fn corpus_edits_touch_only_their_bytes() {
         );
         let reparsed = ContactsDocument::parse(printed.as_bytes()).unwrap();
         assert_eq!(reparsed.get(&first.number).unwrap().name, changed);
-        assert!(document.set_attribute(&first.number, "name", &first.name).unwrap());
+        assert!(document
+            .set_attribute(&first.number, "name", &first.name)
+            .unwrap());
         if !text.contains("&#") && !text.contains('\'') && !text.contains("&gt;") {
             assert_eq!(document.to_bytes(), bytes, "{}", path.display());
         }
@@ -244,7 +258,10 @@ mod props {
         }
 
         fn numbered(&self) -> Vec<&GenContact> {
-            self.contacts.iter().filter(|c| c.number.is_some()).collect()
+            self.contacts
+                .iter()
+                .filter(|c| c.number.is_some())
+                .collect()
         }
     }
 
@@ -405,10 +422,8 @@ mod props {
                         let number = with_number.then(|| format!("n{index}-{salt}李"));
                         if let Some(number) = &number {
                             let at = salt as usize % (attributes.len() + 1);
-                            attributes.insert(
-                                at,
-                                ("number".into(), '"', number.clone(), number.clone()),
-                            );
+                            attributes
+                                .insert(at, ("number".into(), '"', number.clone(), number.clone()));
                         }
                         text.push_str("<contact");
                         let mut generated = Vec::new();
@@ -682,14 +697,26 @@ fn the_binary_refuses_hostile_profiles_and_leaves_them_untouched() {
             vec!["contacts", "export", "--format", "csv"],
         ] {
             let output = run(&args, dir.path());
-            assert_eq!(output.status.code(), Some(1), "{name} {args:?}: {}", stderr(&output));
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{name} {args:?}: {}",
+                stderr(&output)
+            );
             let expected = format!("error: {}:{line}:{column}: ", path.display());
-            assert!(stderr(&output).starts_with(&expected), "{name}: {}", stderr(&output));
+            assert!(
+                stderr(&output).starts_with(&expected),
+                "{name}: {}",
+                stderr(&output)
+            );
             assert!(stdout(&output).is_empty(), "{name}: {}", stdout(&output));
         }
         assert_eq!(fs::read(&path).unwrap(), text.as_bytes(), "{name}");
         assert_eq!(mtime(&path), before, "{name}");
-        assert!(!dir.path().join("microsip-provision").exists(), "{name}: no backup either");
+        assert!(
+            !dir.path().join("microsip-provision").exists(),
+            "{name}: no backup either"
+        );
     }
 }
 
@@ -703,7 +730,11 @@ fn a_hostile_import_file_is_invalid_input() {
         let output = run(&["contacts", "import", file.to_str().unwrap()], dir.path());
         assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
         let expected = format!("error: {}:{line}:{column}: ", file.display());
-        assert!(stderr(&output).starts_with(&expected), "{name}: {}", stderr(&output));
+        assert!(
+            stderr(&output).starts_with(&expected),
+            "{name}: {}",
+            stderr(&output)
+        );
     }
     assert_eq!(fs::read(&path).unwrap(), sample());
 }
@@ -740,30 +771,61 @@ fn list_shows_what_microsip_shows() {
     let odd = profile(Some(b"<contacts>\n<contact name=\"x\"/>\n</contacts>\n"));
     let output = run(&["contacts", "list"], odd.path());
     assert!(output.status.success());
-    assert!(stderr(&output).contains("Contacts.xml:2:1: contact without a number"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Contacts.xml:2:1: contact without a number"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn export_then_import_into_the_same_profile_changes_nothing() {
     for format in ["csv", "json", "xml"] {
-        for file in ["Contacts.xml", "comments-unknown.xml", "single-quotes.xml", "numberless-duplicates.xml", "bom-lf-carddav.xml"] {
+        for file in [
+            "Contacts.xml",
+            "comments-unknown.xml",
+            "single-quotes.xml",
+            "numberless-duplicates.xml",
+            "bom-lf-carddav.xml",
+        ] {
             let bytes = fs::read(corpus_dir().join("contacts").join(file)).unwrap();
             let dir = profile(Some(&bytes));
             let path = dir.path().join("Contacts.xml");
             let export = dir.path().join(format!("export.{format}"));
             let output = run(
-                &["contacts", "export", "--format", format, "-o", export.to_str().unwrap()],
+                &[
+                    "contacts",
+                    "export",
+                    "--format",
+                    format,
+                    "-o",
+                    export.to_str().unwrap(),
+                ],
                 dir.path(),
             );
             assert!(output.status.success(), "{}", stderr(&output));
             age(&path);
             let before = mtime(&path);
-            let output = run(&["contacts", "import", export.to_str().unwrap()], dir.path());
-            assert!(output.status.success(), "{file} {format}: {}", stderr(&output));
-            assert!(stdout(&output).contains("0 added, 0 updated"), "{file} {format}: {}", stdout(&output));
+            let output = run(
+                &["contacts", "import", export.to_str().unwrap()],
+                dir.path(),
+            );
+            assert!(
+                output.status.success(),
+                "{file} {format}: {}",
+                stderr(&output)
+            );
+            assert!(
+                stdout(&output).contains("0 added, 0 updated"),
+                "{file} {format}: {}",
+                stdout(&output)
+            );
             assert_eq!(fs::read(&path).unwrap(), bytes, "{file} {format}");
             assert_eq!(mtime(&path), before, "{file} {format}: not even rewritten");
-            assert!(!dir.path().join("microsip-provision").exists(), "no backup for no change");
+            assert!(
+                !dir.path().join("microsip-provision").exists(),
+                "no backup for no change"
+            );
         }
     }
 }
@@ -771,18 +833,38 @@ fn export_then_import_into_the_same_profile_changes_nothing() {
 #[test]
 fn export_then_import_into_an_empty_profile_reproduces_every_field() {
     for format in ["csv", "json", "xml"] {
-        for file in ["Contacts.xml", "cjk-emoji.xml", "comments-unknown.xml", "numberless-duplicates.xml", "single-quotes.xml"] {
+        for file in [
+            "Contacts.xml",
+            "cjk-emoji.xml",
+            "comments-unknown.xml",
+            "numberless-duplicates.xml",
+            "single-quotes.xml",
+        ] {
             let bytes = fs::read(corpus_dir().join("contacts").join(file)).unwrap();
             let source = profile(Some(&bytes));
             let export = source.path().join(format!("export.{format}"));
             let output = run(
-                &["contacts", "export", "--format", format, "-o", export.to_str().unwrap()],
+                &[
+                    "contacts",
+                    "export",
+                    "--format",
+                    format,
+                    "-o",
+                    export.to_str().unwrap(),
+                ],
                 source.path(),
             );
             assert!(output.status.success(), "{}", stderr(&output));
             let target = profile(None);
-            let output = run(&["contacts", "import", export.to_str().unwrap()], target.path());
-            assert!(output.status.success(), "{file} {format}: {}", stderr(&output));
+            let output = run(
+                &["contacts", "import", export.to_str().unwrap()],
+                target.path(),
+            );
+            assert!(
+                output.status.success(),
+                "{file} {format}: {}",
+                stderr(&output)
+            );
             let imported = fs::read(target.path().join("Contacts.xml")).unwrap();
             let original = ContactsDocument::parse(&bytes).unwrap().contacts();
             let mut copy = ContactsDocument::parse(&imported).unwrap().contacts();
@@ -797,8 +879,15 @@ fn export_then_import_into_an_empty_profile_reproduces_every_field() {
                 assert_eq!(imported, bytes, "{file} {format}");
             }
             // And importing again changes nothing.
-            let output = run(&["contacts", "import", export.to_str().unwrap()], target.path());
-            assert!(stdout(&output).contains(" 0 added, 0 updated"), "{}", stdout(&output));
+            let output = run(
+                &["contacts", "import", export.to_str().unwrap()],
+                target.path(),
+            );
+            assert!(
+                stdout(&output).contains(" 0 added, 0 updated"),
+                "{}",
+                stdout(&output)
+            );
         }
     }
 }
@@ -816,24 +905,32 @@ fn import_updates_only_given_columns_and_backs_up() {
     let output = run(&["contacts", "import", csv.to_str().unwrap()], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.contains("~ 100 \"Front desk\": name \"Reception\" -> \"Front desk\", starred \"0\" -> \"1\""), "{out}");
+    assert!(
+        out.contains(
+            "~ 100 \"Front desk\": name \"Reception\" -> \"Front desk\", starred \"0\" -> \"1\""
+        ),
+        "{out}"
+    );
     assert!(out.contains("+ 9000 \"Zoe New\" added"), "{out}");
-    assert!(out.contains("1 added, 1 updated, 1 unchanged (written)"), "{out}");
+    assert!(
+        out.contains("1 added, 1 updated, 1 unchanged (written)"),
+        "{out}"
+    );
     let text = String::from_utf8(fs::read(&path).unwrap()).unwrap();
     let original = String::from_utf8(sample()).unwrap();
     let new_line = Contact::new("9000", "Zoe New").to_microsip_element() + "\r\n";
     let expected = original
-        .replacen(
-            "name=\"Reception\"",
-            "name=\"Front desk\"",
-            1,
-        )
+        .replacen("name=\"Reception\"", "name=\"Front desk\"", 1)
         .replacen(
             "info=\"Not online\" presence=\"1\" starred=\"0\"",
             "info=\"Not online\" presence=\"1\" starred=\"1\"",
             1,
         )
-        .replacen("<contact name=\"李雷\"", &format!("{new_line}<contact name=\"李雷\""), 1);
+        .replacen(
+            "<contact name=\"李雷\"",
+            &format!("{new_line}<contact name=\"李雷\""),
+            1,
+        );
     assert_eq!(text, expected);
     let backups: Vec<_> = fs::read_dir(dir.path().join("microsip-provision").join("backups"))
         .unwrap()
@@ -845,7 +942,11 @@ fn import_updates_only_given_columns_and_backs_up() {
     age(&path);
     let before = mtime(&path);
     let output = run(&["contacts", "import", csv.to_str().unwrap()], dir.path());
-    assert!(stdout(&output).contains("0 added, 0 updated, 3 unchanged (nothing to change)"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("0 added, 0 updated, 3 unchanged (nothing to change)"),
+        "{}",
+        stdout(&output)
+    );
     assert_eq!(mtime(&path), before);
 }
 
@@ -854,20 +955,44 @@ fn dry_run_shows_the_plan_and_writes_nothing() {
     let dir = profile(Some(&sample()));
     let path = dir.path().join("Contacts.xml");
     let json = dir.path().join("new.json");
-    fs::write(&json, r#"[{"number": "555", "name": "Dry", "starred": true, "x-crm": "7"}]"#).unwrap();
+    fs::write(
+        &json,
+        r#"[{"number": "555", "name": "Dry", "starred": true, "x-crm": "7"}]"#,
+    )
+    .unwrap();
     age(&path);
     let before = mtime(&path);
-    let output = run(&["contacts", "import", json.to_str().unwrap(), "--dry-run"], dir.path());
+    let output = run(
+        &["contacts", "import", json.to_str().unwrap(), "--dry-run"],
+        dir.path(),
+    );
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let out = stdout(&output);
-    assert!(out.contains("--- a/Contacts.xml") && out.contains("+++ b/Contacts.xml"), "{out}");
-    assert!(out.contains("+<contact name=\"Dry\" number=\"555\""), "{out}");
+    assert!(
+        out.contains("--- a/Contacts.xml") && out.contains("+++ b/Contacts.xml"),
+        "{out}"
+    );
+    assert!(
+        out.contains("+<contact name=\"Dry\" number=\"555\""),
+        "{out}"
+    );
     assert!(out.contains("x-crm=\"7\"/>"), "{out}");
-    assert!(out.contains("1 added, 0 updated, 0 unchanged (dry run, nothing written)"), "{out}");
+    assert!(
+        out.contains("1 added, 0 updated, 0 unchanged (dry run, nothing written)"),
+        "{out}"
+    );
     assert_eq!(fs::read(&path).unwrap(), sample());
     assert_eq!(mtime(&path), before);
     let output = run(
-        &["contacts", "import", json.to_str().unwrap(), "--dry-run", "--exit-code", "--format", "json"],
+        &[
+            "contacts",
+            "import",
+            json.to_str().unwrap(),
+            "--dry-run",
+            "--exit-code",
+            "--format",
+            "json",
+        ],
         dir.path(),
     );
     assert_eq!(output.status.code(), Some(3));
@@ -877,9 +1002,16 @@ fn dry_run_shows_the_plan_and_writes_nothing() {
     assert_eq!(report["changes"][0]["change"], "added");
     // A dry run into an empty profile creates nothing.
     let empty = profile(None);
-    let output = run(&["contacts", "import", json.to_str().unwrap(), "--dry-run"], empty.path());
+    let output = run(
+        &["contacts", "import", json.to_str().unwrap(), "--dry-run"],
+        empty.path(),
+    );
     assert!(output.status.success());
-    assert!(stdout(&output).contains("--- /dev/null"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("--- /dev/null"),
+        "{}",
+        stdout(&output)
+    );
     assert!(!empty.path().join("Contacts.xml").exists());
 }
 
@@ -895,17 +1027,29 @@ fn remove_takes_the_line() {
     assert_eq!(text.lines().count(), 7);
     let output = run(&["contacts", "remove", "2002"], dir.path());
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("no contact has the number"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no contact has the number"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
 fn bad_import_files_are_usage_errors_with_positions() {
     let dir = profile(Some(&sample()));
     let cases: &[(&str, &str, &str)] = &[
-        ("bad.csv", "number,starred\r\n1,0\r\n2,maybe\r\n", ":3:2: `starred` is \"maybe\""),
+        (
+            "bad.csv",
+            "number,starred\r\n1,0\r\n2,maybe\r\n",
+            ":3:2: `starred` is \"maybe\"",
+        ),
         ("nonumber.csv", "name\r\nx\r\n", ":1:1: no `number` column"),
         ("bad.json", "[{\"number\": \"1\",\n  \"name\": ]", ":2:11: "),
-        ("types.json", "[{\"number\": \"1\", \"name\": true}]", ": contact #1: `name` is a boolean"),
+        (
+            "types.json",
+            "[{\"number\": \"1\", \"name\": true}]",
+            ": contact #1: `name` is a boolean",
+        ),
     ];
     for (name, text, expected) in cases {
         let file = dir.path().join(name);
@@ -913,7 +1057,10 @@ fn bad_import_files_are_usage_errors_with_positions() {
         let output = run(&["contacts", "import", file.to_str().unwrap()], dir.path());
         assert_eq!(output.status.code(), Some(2), "{name}: {}", stderr(&output));
         let message = stderr(&output);
-        assert!(message.starts_with(&format!("error: {}", file.display())), "{message}");
+        assert!(
+            message.starts_with(&format!("error: {}", file.display())),
+            "{message}"
+        );
         assert!(message.contains(expected), "{name}: {message}");
     }
     assert_eq!(fs::read(dir.path().join("Contacts.xml")).unwrap(), sample());
@@ -935,7 +1082,11 @@ fn bad_import_files_are_usage_errors_with_positions() {
         .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
-    assert!(stdout(&output).contains("city \"\" -> \"Lyon\""), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("city \"\" -> \"Lyon\""),
+        "{}",
+        stdout(&output)
+    );
 }
 
 #[test]
@@ -946,8 +1097,14 @@ fn check_verifies_the_corpus() {
     let output = command.output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stdout(&output).lines().count(), files.len());
-    assert!(stdout(&output).contains("Contacts.xml (5 contacts, 1393 bytes round-trip, 0 warnings)"));
-    assert!(stderr(&output).contains("numberless-duplicates.xml:3:1: contact without a number"), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("Contacts.xml (5 contacts, 1393 bytes round-trip, 0 warnings)")
+    );
+    assert!(
+        stderr(&output).contains("numberless-duplicates.xml:3:1: contact without a number"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 /// A process that looks like MicroSIP to the running check: a copy of `sleep` under a name no
@@ -1005,14 +1162,28 @@ fn a_running_microsip_blocks_the_import_unless_ignored() {
     let csv = dir.path().join("new.csv");
     fs::write(&csv, "number,name\r\n42,Answer\r\n").unwrap();
     let import = |extra: &[&str]| {
-        let mut args = vec!["contacts", "import", csv.to_str().unwrap(), "--microsip-exe", &fake.name];
+        let mut args = vec![
+            "contacts",
+            "import",
+            csv.to_str().unwrap(),
+            "--microsip-exe",
+            &fake.name,
+        ];
         args.extend_from_slice(extra);
         run(&args, dir.path())
     };
     let output = import(&[]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
-    assert!(stderr(&output).contains("MicroSIP is running"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("--if-running ignore"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("MicroSIP is running"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("--if-running ignore"),
+        "{}",
+        stderr(&output)
+    );
     assert_eq!(fs::read(&path).unwrap(), sample());
     let output = import(&["--if-running", "skip"]);
     assert_eq!(output.status.code(), Some(0));

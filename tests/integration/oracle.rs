@@ -437,6 +437,7 @@ mod windows {
     use std::os::windows::ffi::{OsStrExt, OsStringExt};
     use std::path::{Path, PathBuf};
     use std::process::Command;
+    use std::sync::OnceLock;
 
     use microsip_provision::ini::{CodePage, IniDocument};
     use windows_sys::Win32::System::WindowsProgramming::{
@@ -639,27 +640,43 @@ mod windows {
         parse(path, &read(path)).map(|doc| engine_view(&doc))
     }
 
-    #[test]
-    fn harness_agrees_with_engine() {
-        harness(); // fail early, with the hint, when the variable is missing
-        let files = oracle_files();
+    /// One oracle file as a Windows path, and the harness's deduplicated view of it (or why not).
+    type HarnessAnswer = (PathBuf, Result<View, String>);
+
+    /// The harness's answer for every oracle file, computed once for the tests that use it
+    /// (each harness run is a Wine process start): (Windows path, deduplicated view or error).
+    fn harness_views() -> &'static [HarnessAnswer] {
+        static VIEWS: OnceLock<Vec<HarnessAnswer>> = OnceLock::new();
+        VIEWS.get_or_init(|| {
+            harness(); // fail early, with the hint, when the variable is missing
+            oracle_files()
+                .iter()
+                .map(|path| {
+                    let path = windows_path(path);
+                    let view = harness_view(&path).and_then(|(acp, raw)| {
+                        if acp == 1252 {
+                            Ok(dedupe(raw))
+                        } else {
+                            Err(format!(
+                                "the harness runs with ANSI code page {acp}, the engine is given \
+                                 1252 (run Wine under LC_ALL=C.UTF-8)"
+                            ))
+                        }
+                    });
+                    (path, view)
+                })
+                .collect()
+        })
+    }
+
+    /// Compare the harness's view of every oracle file with `ours`.
+    fn against_harness(what: &str, ours_name: &str, ours: impl Fn(&Path) -> Result<View, String>) {
+        let views = harness_views();
         let mut failures = Vec::new();
-        for path in &files {
-            let path = windows_path(path);
-            let outcome = harness_view(&path).and_then(|(acp, raw)| {
-                if acp != 1252 {
-                    return Err(format!(
-                        "the harness runs with ANSI code page {acp}, the engine was given 1252 \
-                         (run Wine under LC_ALL=C.UTF-8)"
-                    ));
-                }
-                Ok(diff_views(
-                    "Windows API",
-                    &dedupe(raw),
-                    "engine",
-                    &engine(&path)?,
-                ))
-            });
+        for (path, theirs) in views {
+            let outcome = theirs
+                .clone()
+                .and_then(|theirs| Ok(diff_views("Windows API", &theirs, ours_name, &ours(path)?)));
             match outcome {
                 Ok(diffs) if diffs.is_empty() => {}
                 Ok(diffs) => {
@@ -668,33 +685,17 @@ mod windows {
                 Err(e) => failures.push(format!("{}: {e}", path.display())),
             }
         }
-        report("harness vs engine", failures, files.len());
+        report(what, failures, views.len());
+    }
+
+    #[test]
+    fn harness_agrees_with_engine() {
+        against_harness("harness vs engine", "engine", engine);
     }
 
     #[test]
     fn harness_agrees_with_cli_dump() {
-        harness();
-        let files = oracle_files();
-        let mut failures = Vec::new();
-        for path in &files {
-            let path = windows_path(path);
-            let outcome = harness_view(&path).and_then(|(_, raw)| {
-                Ok(diff_views(
-                    "Windows API",
-                    &dedupe(raw),
-                    "ini dump",
-                    &cli_view(&path)?,
-                ))
-            });
-            match outcome {
-                Ok(diffs) if diffs.is_empty() => {}
-                Ok(diffs) => {
-                    failures.push(format!("{}:\n  {}", path.display(), diffs.join("\n  ")))
-                }
-                Err(e) => failures.push(format!("{}: {e}", path.display())),
-            }
-        }
-        report("harness vs ini dump --format json", failures, files.len());
+        against_harness("harness vs ini dump --format json", "ini dump", cli_view);
     }
 
     #[test]

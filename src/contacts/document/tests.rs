@@ -114,7 +114,8 @@ fn single_quoted_values_are_patched_in_their_quotes() {
 
 #[test]
 fn missing_attributes_are_appended_after_the_last_one() {
-    let mut document = parse("<contacts>\n  <contact name=\"a\" number=\"1\"\n   />\n</contacts>\n");
+    let mut document =
+        parse("<contacts>\n  <contact name=\"a\" number=\"1\"\n   />\n</contacts>\n");
     document.set_attribute("1", "starred", "1").unwrap();
     document.set_attribute("1", "x-crm", "42").unwrap();
     document.set_attribute("1", "starred", "0").unwrap();
@@ -160,7 +161,13 @@ fn new_contacts_go_where_microsips_sort_puts_them() {
     let printed = text(&document);
     let original = String::from_utf8(SAMPLE.to_vec()).unwrap();
     let mut rebuilt = printed.clone();
-    for (number, name) in [("1", "Zed"), ("2", "Rebecca"), ("3", "ZZ"), ("4", "😀"), ("5", "Reception")] {
+    for (number, name) in [
+        ("1", "Zed"),
+        ("2", "Rebecca"),
+        ("3", "ZZ"),
+        ("4", "😀"),
+        ("5", "Reception"),
+    ] {
         let mut contact = Contact::new(number, name);
         contact.starred = number == "1";
         let line = contact.to_microsip_element() + "\r\n";
@@ -170,13 +177,18 @@ fn new_contacts_go_where_microsips_sort_puts_them() {
     assert_eq!(rebuilt, original);
     // The result is in MicroSIP's order, so MicroSIP's next save would move nothing.
     let contacts = document.contacts();
-    assert!(contacts.windows(2).all(|w| w[0].microsip_order(&w[1]).is_le()));
+    assert!(contacts
+        .windows(2)
+        .all(|w| w[0].microsip_order(&w[1]).is_le()));
 }
 
 #[test]
 fn adding_to_an_empty_list_expands_it_as_microsip_does() {
     let mut document = ContactsDocument::new_empty();
-    assert_eq!(document.upsert(&Contact::new("200", "B")).unwrap(), UpsertOutcome::Added);
+    assert_eq!(
+        document.upsert(&Contact::new("200", "B")).unwrap(),
+        UpsertOutcome::Added
+    );
     document.add(Contact::new("100", "A")).unwrap();
     assert_eq!(
         text(&document),
@@ -208,9 +220,13 @@ fn removing_takes_the_line_and_the_last_one_collapses_the_root() {
     }
     assert_eq!(document.to_bytes(), EMPTY);
     // A root with a comment keeps its content and its form.
-    let mut commented = parse("<contacts>\r\n<!-- keep -->\r\n<contact number=\"1\"/>\r\n</contacts>\r\n");
+    let mut commented =
+        parse("<contacts>\r\n<!-- keep -->\r\n<contact number=\"1\"/>\r\n</contacts>\r\n");
     commented.remove("1");
-    assert_eq!(text(&commented), "<contacts>\r\n<!-- keep -->\r\n</contacts>\r\n");
+    assert_eq!(
+        text(&commented),
+        "<contacts>\r\n<!-- keep -->\r\n</contacts>\r\n"
+    );
 }
 
 #[test]
@@ -245,7 +261,10 @@ fn contacts_sharing_a_line_get_new_lines_around_them() {
     assert_eq!(reparsed.len(), 3);
     let mut one_line = parse("<contacts><contact number=\"1\"/><contact number=\"2\"/></contacts>");
     one_line.remove("1");
-    assert_eq!(text(&one_line), "<contacts><contact number=\"2\"/></contacts>");
+    assert_eq!(
+        text(&one_line),
+        "<contacts><contact number=\"2\"/></contacts>"
+    );
 }
 
 #[test]
@@ -271,7 +290,11 @@ fn start_end_contacts_and_nested_ones() {
     let input = "<contacts>\r\n<contact name=\"G\" number=\"1\"><x><contact number=\"n\"/></x></contact>\r\n</contacts>\r\n";
     let mut document = parse(input);
     assert_eq!(document.len(), 1);
-    assert_eq!(document.warnings().len(), 1, "the nested contact is ignored by MicroSIP");
+    assert_eq!(
+        document.warnings().len(),
+        1,
+        "the nested contact is ignored by MicroSIP"
+    );
     document.set_attribute("1", "name", "H").unwrap();
     assert_eq!(text(&document), input.replace("name=\"G\"", "name=\"H\""));
     document.remove("1");
@@ -321,7 +344,10 @@ fn upsert_updates_only_what_differs() {
     assert!(matches!(document.upsert(&nul), Err(EditError::Nul(_))));
     nul.name = "ok".into();
     nul.extra.push(("name".into(), "x".into()));
-    assert!(matches!(document.upsert(&nul), Err(EditError::BadAttributeName(..))));
+    assert!(matches!(
+        document.upsert(&nul),
+        Err(EditError::BadAttributeName(..))
+    ));
 }
 
 #[test]
@@ -355,8 +381,17 @@ fn warnings_have_positions() {
         .iter()
         .map(|w| (w.line, w.column))
         .collect();
-    assert_eq!(found, [(2, 1), (3, 30), (4, 1)], "{:?}", document.warnings());
-    assert_eq!(document.contacts()[0].name, "Caf&#233;", "shown literally, as MicroSIP does");
+    assert_eq!(
+        found,
+        [(2, 1), (3, 30), (4, 1)],
+        "{:?}",
+        document.warnings()
+    );
+    assert_eq!(
+        document.contacts()[0].name,
+        "Caf&#233;",
+        "shown literally, as MicroSIP does"
+    );
     assert_eq!(document.len(), 2);
 }
 
@@ -415,11 +450,19 @@ fn hostile_and_malformed_input_is_refused_with_positions() {
 
 #[test]
 fn depth_size_and_encoding_are_bounded() {
-    let deep = format!("<contacts>{}{}</contacts>", "<a>".repeat(70), "</a>".repeat(70));
+    let deep = format!(
+        "<contacts>{}{}</contacts>",
+        "<a>".repeat(70),
+        "</a>".repeat(70)
+    );
     let e = error(&deep);
     assert_eq!(e.kind, ContactsErrorKind::TooDeep(MAX_DEPTH));
     assert_eq!((e.line, e.column), (1, 11 + 3 * 63));
-    let ok = format!("<contacts>{}{}</contacts>", "<a>".repeat(63), "</a>".repeat(63));
+    let ok = format!(
+        "<contacts>{}{}</contacts>",
+        "<a>".repeat(63),
+        "</a>".repeat(63)
+    );
     parse(&ok);
     let big = vec![b' '; MAX_FILE_SIZE + 1];
     assert!(matches!(
