@@ -113,7 +113,7 @@ pub fn run_profile(
     let mut report = match &options.mode {
         Mode::Plan => match plan_profile(profile, &rendered.desired, options.ansi) {
             Ok(plan) => {
-                let outcome = if plan.ini_changes() {
+                let outcome = if plan.has_changes() {
                     Outcome::Pending
                 } else {
                     Outcome::Unchanged

@@ -20,9 +20,13 @@ use std::time::{Duration, SystemTime};
 use atomic::{Fingerprint, FsError, WriteOptions};
 use running::{MicrosipProcesses, SystemProcesses};
 
+use crate::contacts::import::{merge_managed, ContactChange};
+use crate::contacts::store::{RunningPolicy, StoreError, StoreOptions};
+use crate::contacts::{self, EditError};
+use crate::history::{self, HistoryError};
 use crate::ini::{CodePage, DecodeError, IniDocument};
 use crate::plan::merge::{self, MergeError};
-use crate::plan::{diff, Change, DesiredProfile, Warning};
+use crate::plan::{diff, Change, ChangeKind, DesiredProfile, Warning};
 use crate::profile::state::{ProfileState, StateError};
 use crate::profile::Profile;
 
@@ -49,6 +53,20 @@ pub enum ProfileError {
     /// The state file is unusable.
     #[error(transparent)]
     State(#[from] StateError),
+    /// `Contacts.xml` could not be read, merged or written.
+    #[error(transparent)]
+    Contacts(#[from] StoreError),
+    /// The company directory could not be merged into `Contacts.xml`.
+    #[error("{}: {source}", .path.display())]
+    ContactsEdit {
+        /// `Contacts.xml`.
+        path: PathBuf,
+        /// Why.
+        source: EditError,
+    },
+    /// The call history could not be pruned.
+    #[error(transparent)]
+    History(#[from] HistoryError),
     /// The merge is impossible.
     #[error("{}: {source}", .path.display())]
     Merge {
@@ -104,6 +122,21 @@ pub struct ProfilePlan {
     pub state: ProfileState,
     /// The state file's bytes as read.
     pub state_before: Option<Vec<u8>>,
+    /// `Contacts.xml` before and after the company directory merge, when the manifest has one.
+    pub contacts: Option<ContactsPlan>,
+    /// Calls the history retention rule removes (or would remove).
+    pub history_pruned: usize,
+}
+
+/// `Contacts.xml` before and after the company directory merge.
+#[derive(Debug, Clone)]
+pub struct ContactsPlan {
+    /// The bytes as read (`None`: no file yet).
+    pub before: Option<Vec<u8>>,
+    /// The bytes after the merge.
+    pub after: Vec<u8>,
+    /// Whether the file changes.
+    pub changed: bool,
 }
 
 impl ProfilePlan {
@@ -117,14 +150,29 @@ impl ProfilePlan {
         self.before_bytes.as_deref() != Some(self.after_bytes().as_slice())
     }
 
+    /// Whether anything in the profile changes: the INI, `Contacts.xml` or the call history.
+    pub fn has_changes(&self) -> bool {
+        self.ini_changes()
+            || self.contacts.as_ref().is_some_and(|c| c.changed)
+            || self.history_pruned > 0
+    }
+
     /// Whether the state file would change (not a change of the profile's MicroSIP files).
     pub fn state_changes(&self) -> bool {
         self.state_before.as_deref() != Some(self.state.to_bytes().as_slice())
     }
 
-    /// The unified diff of the INI, secrets redacted.
+    /// The unified diff of the INI (secrets redacted) and of `Contacts.xml`.
     pub fn diff(&self) -> String {
-        diff::unified_diff("microsip.ini", self.before.as_ref(), &self.after)
+        let mut text = diff::unified_diff("microsip.ini", self.before.as_ref(), &self.after);
+        if let Some(contacts) = self.contacts.as_ref().filter(|c| c.changed) {
+            text.push_str(&contacts::store::unified_diff(
+                "Contacts.xml",
+                contacts.before.as_deref(),
+                &contacts.after,
+            ));
+        }
+        text
     }
 }
 
@@ -161,16 +209,132 @@ pub fn plan_profile(
             ),
         });
     }
+    let mut changes = outcome.changes;
+    let contacts = match &desired.directory {
+        None => None,
+        Some(directory) => {
+            let path = contacts::store::contacts_path(profile);
+            let loaded = contacts::store::load(&path)?;
+            let mut document = loaded.document;
+            let merge = merge_managed(&mut document, directory, &state.contacts)
+                .map_err(|source| ProfileError::ContactsEdit { path, source })?;
+            state.contacts = merge.managed;
+            changes.extend(merge.changes.iter().map(contact_change));
+            warnings.extend(
+                merge
+                    .warnings
+                    .into_iter()
+                    .map(|message| Warning { message }),
+            );
+            let after = document.to_bytes();
+            let changed = match &loaded.bytes {
+                Some(before) => before != &after,
+                None => document.is_edited(),
+            };
+            Some(ContactsPlan {
+                before: loaded.bytes,
+                after,
+                changed,
+            })
+        }
+    };
+    let mut history_pruned = 0;
+    if let Some(days) = desired.history_retention_days {
+        let report = prune_history(profile, days, ansi, true)?;
+        history_pruned = report.removed();
+        if history_pruned > 0 {
+            changes.push(Change {
+                section: "call history".to_string(),
+                key: None,
+                kind: ChangeKind::Removed,
+                old: None,
+                new: None,
+                secret: false,
+                reason: Some(format!(
+                    "{history_pruned} call{} older than {days} days (history.retention_days)",
+                    if history_pruned == 1 { "" } else { "s" }
+                )),
+            });
+        }
+    }
     Ok(ProfilePlan {
         profile: profile.clone(),
         before_bytes,
         before,
         after,
-        changes: outcome.changes,
+        changes,
         warnings,
         state,
         state_before,
+        contacts,
+        history_pruned,
     })
+}
+
+/// A company-directory change as a plan change (section `Contacts.xml`, key = the number).
+fn contact_change(change: &ContactChange) -> Change {
+    let (number, kind, old, new, reason) = match change {
+        ContactChange::Added { number, name } => {
+            (number, ChangeKind::Added, None, Some(name.clone()), None)
+        }
+        ContactChange::Updated {
+            number,
+            name,
+            fields,
+        } => (
+            number,
+            ChangeKind::Updated,
+            None,
+            Some(name.clone()),
+            Some(
+                fields
+                    .iter()
+                    .map(|f| format!("{}: {:?} -> {:?}", f.attribute, f.old, f.new))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ),
+        ContactChange::Removed { number, name } => (
+            number,
+            ChangeKind::Removed,
+            Some(name.clone()),
+            None,
+            Some("dropped from the company directory".to_string()),
+        ),
+    };
+    Change {
+        section: "Contacts.xml".to_string(),
+        key: Some(number.clone()),
+        kind,
+        old,
+        new,
+        secret: false,
+        reason,
+    }
+}
+
+/// Run the retention rule on the profile's call history (the caller holds the INI's lock).
+fn prune_history(
+    profile: &Profile,
+    days: u32,
+    ansi: CodePage,
+    dry_run: bool,
+) -> Result<history::ops::PruneReport, ProfileError> {
+    let now = SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    Ok(history::ops::prune(
+        profile,
+        &history::ops::PruneOptions {
+            rule: history::ops::PruneRule::OlderThanDays(days),
+            now,
+            store: history::ops::StoreChoice::Auto,
+            dry_run,
+            ansi,
+            take_lock: false,
+            guard: history::ops::RunningGuard::ignore(),
+        },
+    )?)
 }
 
 /// What to do when MicroSIP is running for the profile's user: its exit rewrites `[Settings]`
@@ -310,7 +474,9 @@ pub fn apply_profile_with(
     if let Some(process) = restart {
         let note = match processes.start_minimized(&process) {
             Ok(()) => "MicroSIP was stopped for the update and started again minimized".to_string(),
-            Err(e) => format!("MicroSIP was stopped for the update but could not be started again: {e}"),
+            Err(e) => {
+                format!("MicroSIP was stopped for the update but could not be started again: {e}")
+            }
         };
         if let Ok(ApplyOutcome::Changed(plan) | ApplyOutcome::Unchanged(plan)) = &mut result {
             plan.warnings.push(Warning { message: note });
@@ -333,14 +499,14 @@ fn apply_locked(
     }
     let plan = plan_profile(profile, desired, options.ansi)?;
     if options.dry_run {
-        return Ok(if plan.ini_changes() {
+        return Ok(if plan.has_changes() {
             ApplyOutcome::Changed(plan)
         } else {
             ApplyOutcome::Unchanged(plan)
         });
     }
-    let changed = plan.ini_changes();
-    if changed {
+    let changed = plan.has_changes();
+    if plan.ini_changes() {
         let backup_dir = profile.tool_dir().join("backups");
         let backup = match (&plan.before_bytes, options.no_backup) {
             (Some(before), false) => write_backup(profile, before)?,
@@ -363,6 +529,38 @@ fn apply_locked(
             prune_backups(profile)?;
         }
         verify(ini, &plan, options.ansi, &backup_dir)?;
+    }
+    if let (Some(directory), true) = (
+        &desired.directory,
+        plan.contacts.as_ref().is_some_and(|c| c.changed),
+    ) {
+        // Merged again on the file as it is under its own lock (it may have changed since the
+        // plan); the store keeps a backup, replaces atomically and verifies.
+        let store = StoreOptions {
+            no_backup: options.no_backup,
+            if_running: RunningPolicy::Ignore,
+            ..StoreOptions::default()
+        };
+        let previous = plan
+            .state_before
+            .as_deref()
+            .and_then(|b| serde_json::from_slice::<ProfileState>(b).ok())
+            .map(|s| s.contacts)
+            .unwrap_or_default();
+        let path = contacts::store::contacts_path(profile);
+        contacts::store::modify(profile, &store, on_wait, |document| {
+            merge_managed(document, directory, &previous)
+                .map(|_| ())
+                .map_err(|source| ProfileError::ContactsEdit {
+                    path: path.clone(),
+                    source,
+                })
+        })?;
+    }
+    if plan.history_pruned > 0 {
+        if let Some(days) = desired.history_retention_days {
+            prune_history(profile, days, options.ansi, false)?;
+        }
     }
     if plan.state_changes() {
         ensure_tool_dir(profile)?;

@@ -83,11 +83,7 @@ impl MicrosipProcesses for SystemProcesses {
 }
 
 /// Poll until no MicroSIP runs for `user`, at most `timeout`. Returns whether it is gone.
-pub fn wait_until_gone(
-    processes: &dyn MicrosipProcesses,
-    user: &str,
-    timeout: Duration,
-) -> bool {
+pub fn wait_until_gone(processes: &dyn MicrosipProcesses, user: &str, timeout: Duration) -> bool {
     let start = Instant::now();
     loop {
         if processes.find(user).is_none() {
@@ -105,13 +101,16 @@ mod imp {
     use std::path::PathBuf;
 
     use windows_sys::Win32::Foundation::{CloseHandle, HANDLE, INVALID_HANDLE_VALUE};
-    use windows_sys::Win32::Security::{GetTokenInformation, LookupAccountSidW, TokenUser, TOKEN_QUERY, TOKEN_USER};
+    use windows_sys::Win32::Security::{
+        GetTokenInformation, LookupAccountSidW, TokenUser, TOKEN_QUERY, TOKEN_USER,
+    };
     use windows_sys::Win32::System::Diagnostics::ToolHelp::{
         CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W,
         TH32CS_SNAPPROCESS,
     };
     use windows_sys::Win32::System::Threading::{
-        OpenProcess, OpenProcessToken, QueryFullProcessImageNameW, PROCESS_QUERY_LIMITED_INFORMATION,
+        OpenProcess, OpenProcessToken, QueryFullProcessImageNameW,
+        PROCESS_QUERY_LIMITED_INFORMATION,
     };
 
     use super::RunningMicrosip;
@@ -214,16 +213,19 @@ mod imp {
     pub fn find(exe: &str, _user: &str) -> Option<RunningMicrosip> {
         // `comm` holds at most 15 bytes of the name; "microsip.exe" fits.
         let wanted: String = exe.chars().take(15).collect();
-        std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-            let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
-            comm.trim_end()
-                .eq_ignore_ascii_case(&wanted)
-                .then(|| RunningMicrosip {
-                    pid,
-                    exe: std::fs::read_link(entry.path().join("exe")).ok(),
-                })
-        })
+        std::fs::read_dir("/proc")
+            .ok()?
+            .flatten()
+            .find_map(|entry| {
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                let comm = std::fs::read_to_string(entry.path().join("comm")).ok()?;
+                comm.trim_end()
+                    .eq_ignore_ascii_case(&wanted)
+                    .then(|| RunningMicrosip {
+                        pid,
+                        exe: std::fs::read_link(entry.path().join("exe")).ok(),
+                    })
+            })
     }
 }
 

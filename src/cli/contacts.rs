@@ -267,7 +267,7 @@ fn print_warnings(path: &Path, warnings: &[Warning]) {
 
 fn load(profile: &Profile) -> Result<store::Loaded, Failure> {
     let loaded = store::load(&store::contacts_path(profile)).map_err(store_failure)?;
-    print_warnings(&loaded.path, loaded.document.warnings());
+    print_warnings(&loaded.path, &loaded.document.warnings());
     Ok(loaded)
 }
 
@@ -615,7 +615,7 @@ fn check(files: &[PathBuf], global: &Global) -> Result<ExitCode, Failure> {
                     "does not round-trip byte for byte (a bug: please report it)",
                 ));
             }
-            print_warnings(path, document.warnings());
+            print_warnings(path, &document.warnings());
             if !global.quiet {
                 let n = document.len();
                 let w = document.warnings().len();

@@ -11,7 +11,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, ArgGroup, Args, Subcommand, ValueEnum};
 use microsip_provision::apply::atomic::{self, WriteOptions};
 use microsip_provision::history::record::utc_text;
 use microsip_provision::history::{
@@ -101,7 +102,7 @@ pub enum IfRunningArg {
 #[derive(Debug, Clone, Args)]
 pub struct WriteArgs {
     /// Show what would change; write nothing.
-    #[arg(long, env = "MICROSIP_PROVISION_DRY_RUN")]
+    #[arg(long, env = "MICROSIP_PROVISION_DRY_RUN", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub dry_run: bool,
     /// What to do when MicroSIP is running (it rewrites [Calls] on every call and reads
     /// call_log.db only at start-up).

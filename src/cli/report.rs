@@ -27,8 +27,9 @@ pub enum ReportCommand {
         after_help = "Examples:\n  microsip-provision report summarize \\\\fs01\\microsip-reports$\n  microsip-provision report summarize run1.jsonl run2.jsonl --format json\n\n\
                       A user's latest report wins: latest by its \"time\" field (log files), else by its\n\
                       file's modification time (--report files). Lines that are not reports are counted\n\
-                      and listed with file:line. Exit codes: 0 done (whatever the users' states), 1 a\n\
-                      file could not be read or no report file was found."
+                      and listed with file:line. --quiet leaves the users in sync out of the table.\n\
+                      Exit codes: 0 done (whatever the users' states), 1 a file could not be read or no\n\
+                      report file was found, 2 usage."
     )]
     Summarize(SummarizeArgs),
 }

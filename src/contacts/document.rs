@@ -15,6 +15,7 @@
 //! a DOCTYPE (and so any entity declaration), undefined entities, more than [`MAX_DEPTH`] levels,
 //! more than [`MAX_FILE_SIZE`] bytes, and anything quick-xml or our checks find malformed.
 
+use std::cell::OnceCell;
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
@@ -161,11 +162,40 @@ pub struct ContactsDocument {
     /// New contacts by the original they are printed before (`originals.len()`: at the end), in
     /// print order.
     anchors: BTreeMap<u32, Vec<u32>>,
+    /// Contacts by number, built on first use: a round trip never needs it.
+    index: OnceCell<NumberIndex>,
+    /// The scan's warnings.
+    warnings: Vec<Warning>,
+    /// Warnings about duplicate numbers, found when the index is built.
+    duplicate_warnings: OnceCell<Vec<Warning>>,
+}
+
+/// Contacts by number.
+#[derive(Debug, Clone, Default)]
+struct NumberIndex {
     /// The first live contact with each number (unreliable for numbers in `duplicated`).
-    index: HashMap<Box<str>, NodeId>,
+    first: HashMap<Box<str>, NodeId>,
     /// Numbers seen on more than one contact: looked up by scanning.
     duplicated: HashSet<Box<str>>,
-    warnings: Vec<Warning>,
+}
+
+impl NumberIndex {
+    fn insert(&mut self, number: &str, id: NodeId) {
+        if number.is_empty() || self.duplicated.contains(number) {
+            return;
+        }
+        if self.first.contains_key(number) {
+            self.duplicated.insert(number.into());
+        } else {
+            self.first.insert(number.into(), id);
+        }
+    }
+
+    fn remove(&mut self, number: &str) {
+        if !self.duplicated.contains(number) {
+            self.first.remove(number);
+        }
+    }
 }
 
 impl Default for ContactsDocument {
@@ -198,48 +228,76 @@ impl ContactsDocument {
         }
         let src = String::from_utf8(bytes).map_err(|e| {
             let body = e.as_bytes();
-            let valid = std::str::from_utf8(&body[..e.utf8_error().valid_up_to()])
-                .unwrap_or_default();
+            let valid =
+                std::str::from_utf8(&body[..e.utf8_error().valid_up_to()]).unwrap_or_default();
             ContactsError::at(valid, valid.len(), bom_len, ContactsErrorKind::InvalidUtf8)
         })?;
         let scanned = Scanner::new(&src, bom_len).run()?;
-        let mut document = ContactsDocument {
+        let document = ContactsDocument {
             bom,
             src,
             root: scanned.root,
             originals: scanned.originals,
             news: Vec::new(),
             anchors: BTreeMap::new(),
-            index: HashMap::new(),
-            duplicated: HashSet::new(),
+            index: OnceCell::new(),
             warnings: scanned.warnings,
+            duplicate_warnings: OnceCell::new(),
         };
-        document.build_index();
         Ok(document)
     }
 
-    fn build_index(&mut self) {
+    fn index(&self) -> &NumberIndex {
+        self.index.get_or_init(|| self.build_index())
+    }
+
+    fn index_mut(&mut self) -> &mut NumberIndex {
+        if self.index.get().is_none() {
+            let built = self.build_index();
+            let _ = self.index.set(built);
+        }
+        self.index.get_mut().expect("built above")
+    }
+
+    /// Index every live contact by number; the first build also finds the duplicate numbers
+    /// to warn about (the index is built before any edit needs it, so that is the file as
+    /// parsed).
+    fn build_index(&self) -> NumberIndex {
+        let mut index = NumberIndex::default();
         let mut duplicates: Vec<(u32, u32)> = Vec::new();
-        self.index.reserve(self.originals.len());
+        index.first.reserve(self.originals.len());
         for (i, original) in self.originals.iter().enumerate() {
             let number = original.number.get(&self.src);
-            if number.is_empty() {
+            if number.is_empty() || original.removed {
                 continue;
             }
-            match self.index.entry(number.into()) {
+            match index.first.entry(number.into()) {
                 Entry::Occupied(first) => {
                     if let NodeId::Original(first) = *first.get() {
                         duplicates.push((first, i as u32));
                     }
-                    self.duplicated.insert(number.into());
+                    index.duplicated.insert(number.into());
                 }
                 Entry::Vacant(slot) => {
                     slot.insert(NodeId::Original(i as u32));
                 }
             }
         }
+        for (n, new) in self.news.iter().enumerate() {
+            if !new.removed {
+                index.insert(&new.contact.number, NodeId::New(n as u32));
+            }
+        }
+        let _ = self
+            .duplicate_warnings
+            .set(self.duplicate_warnings(duplicates));
+        index
+    }
+
+    fn duplicate_warnings(&self, duplicates: Vec<(u32, u32)>) -> Vec<Warning> {
+        let mut warnings = Vec::new();
         if duplicates.is_empty() {
-            return;
+            return warnings;
         }
         // One pass of the line cursor over every offset a message needs.
         let mut offsets: Vec<usize> = duplicates
@@ -259,7 +317,7 @@ impl ContactsDocument {
             let (line, column) = positions[&(original.element.start as usize)];
             let (first_line, _) =
                 positions[&(self.originals[first as usize].element.start as usize)];
-            self.warnings.push(Warning {
+            warnings.push(Warning {
                 line,
                 column,
                 message: format!(
@@ -269,7 +327,7 @@ impl ContactsDocument {
                 ),
             });
         }
-        self.warnings.sort_by_key(|w| (w.line, w.column));
+        warnings
     }
 
     /// Print the document. Untouched bytes are copied from the source.
@@ -480,8 +538,12 @@ impl ContactsDocument {
     /// What MicroSIP reads in a way worth telling the admin about (contacts without a number,
     /// duplicate numbers, numeric character references, misplaced `<contact>` elements), in file
     /// order, for the file as parsed.
-    pub fn warnings(&self) -> &[Warning] {
-        &self.warnings
+    pub fn warnings(&self) -> Vec<Warning> {
+        self.index();
+        let mut warnings = self.warnings.clone();
+        warnings.extend(self.duplicate_warnings.get().into_iter().flatten().cloned());
+        warnings.sort_by_key(|w| (w.line, w.column));
+        warnings
     }
 
     /// The start tags' attributes of an original contact, from its source bytes.
@@ -531,6 +593,26 @@ impl ContactsDocument {
             }
         }
         (contact, present)
+    }
+
+    /// Just what MicroSIP sorts by (`starred`, and the fields the display name comes from), for
+    /// the binary search of [`Self::add`].
+    fn sort_view(&self, original: &Original) -> Contact {
+        const SORT_FIELDS: [&str; 5] = ["name", "number", "firstname", "lastname", "starred"];
+        let src = self.src.as_str();
+        let mut contact = Contact::default();
+        for attribute in self.attributes_of(original) {
+            let name = &src[attribute.name.clone()];
+            if SORT_FIELDS.contains(&name) {
+                contact.set_attribute(name, &decode(&src[attribute.value.clone()]));
+            }
+        }
+        for (name, value) in &original.edits {
+            if SORT_FIELDS.contains(&name.as_str()) {
+                contact.set_attribute(name, value);
+            }
+        }
+        contact
     }
 
     fn read(&self, id: NodeId) -> Contact {
@@ -629,19 +711,21 @@ impl ContactsDocument {
         if number.is_empty() {
             return Vec::new();
         }
-        if self.duplicated.contains(number) {
+        let index = self.index();
+        if index.duplicated.contains(number) {
             return self
                 .live_nodes()
                 .filter(|&id| self.number_of(id) == number)
                 .collect();
         }
-        self.index.get(number).copied().into_iter().collect()
+        index.first.get(number).copied().into_iter().collect()
     }
 
     /// The `nth` (0-based) live contact with this number.
     fn find(&self, number: &str, nth: usize) -> Option<NodeId> {
-        if nth == 0 && !self.duplicated.contains(number) {
-            return self.index.get(number).copied();
+        let index = self.index();
+        if nth == 0 && !index.duplicated.contains(number) {
+            return index.first.get(number).copied();
         }
         self.occurrences(number).get(nth).copied()
     }
@@ -649,26 +733,6 @@ impl ContactsDocument {
     /// How many live contacts have this number (MicroSIP does not merge duplicates, §2.2).
     pub fn count(&self, number: &str) -> usize {
         self.occurrences(number).len()
-    }
-
-    fn index_insert(&mut self, number: &str, id: NodeId) {
-        if number.is_empty() {
-            return;
-        }
-        if self.duplicated.contains(number) {
-            return;
-        }
-        if self.index.contains_key(number) {
-            self.duplicated.insert(number.into());
-        } else {
-            self.index.insert(number.into(), id);
-        }
-    }
-
-    fn index_remove(&mut self, number: &str) {
-        if !self.duplicated.contains(number) {
-            self.index.remove(number);
-        }
     }
 
     /// Set one attribute of the first contact with `number`. Only that value's bytes change
@@ -701,8 +765,9 @@ impl ContactsDocument {
     fn set_raw(&mut self, id: NodeId, name: &str, value: &str) {
         if name == Field::Number.attribute() {
             let old = self.number_of(id).to_string();
-            self.index_remove(&old);
-            self.index_insert(value, id);
+            let index = self.index_mut();
+            index.remove(&old);
+            index.insert(value, id);
         }
         match id {
             NodeId::Original(i) => {
@@ -811,6 +876,8 @@ impl ContactsDocument {
         if self.root.is_none() {
             self.create_root();
         }
+        // Build the index (if it is not yet) before the new contact exists.
+        self.index_mut();
         // Binary search over the originals MicroSIP lists (MicroSIP's own files are sorted,
         // §2.1); removed contacts and contacts without a number (MicroSIP drops them on load,
         // §2.2) take no part in the order.
@@ -821,7 +888,7 @@ impl ContactsDocument {
             let mid = (low + high) / 2;
             match (mid..high).find(|&j| listed(&self.originals[j])) {
                 Some(j) => {
-                    let existing = self.read_original(&self.originals[j]).0;
+                    let existing = self.sort_view(&self.originals[j]);
                     if existing.microsip_order(&contact).is_le() {
                         low = j + 1;
                     } else {
@@ -851,7 +918,7 @@ impl ContactsDocument {
             removed: false,
         });
         self.anchors.entry(anchor).or_default().insert(position, n);
-        self.index_insert(&number, NodeId::New(n));
+        self.index_mut().insert(&number, NodeId::New(n));
     }
 
     /// A file without a root element (empty, or only a declaration and comments) gets MicroSIP's
@@ -911,7 +978,7 @@ impl ContactsDocument {
 
     fn remove_node(&mut self, id: NodeId) {
         let number = self.number_of(id).to_string();
-        self.index_remove(&number);
+        self.index_mut().remove(&number);
         match id {
             NodeId::Original(i) => self.originals[i as usize].removed = true,
             NodeId::New(n) => self.news[n as usize].removed = true,

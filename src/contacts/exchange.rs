@@ -524,7 +524,7 @@ fn read_xml(bytes: &[u8]) -> Result<(Vec<ContactRecord>, Vec<Warning>), Exchange
             index,
         })
         .collect();
-    Ok((records, document.warnings().to_vec()))
+    Ok((records, document.warnings()))
 }
 
 #[cfg(test)]

@@ -94,9 +94,10 @@ pub fn parse(bytes: &[u8]) -> Result<(Vec<CallRecord>, Vec<HistoryWarning>), His
         ));
     };
     let mut without_id = 0usize;
+    let mut lines = Lines::new(body);
     for row in rows {
         let row = row.map_err(|e| csv_error(body, &e))?;
-        let line = row.position().map_or(0, |p| line_of(body, p.byte()));
+        let line = row.position().map_or(0, |p| lines.line_of(p.byte()));
         if row.len() == 1 && row.get(0).is_some_and(<[u8]>::is_empty) {
             continue;
         }
@@ -164,11 +165,40 @@ fn csv_error(body: &[u8], error: &csv::Error) -> HistoryError {
 /// The 1-based line of the record starting at byte `at`. (csv's own line count is off by one
 /// with CRLF: it reports the `\n` after a record as the next record's start.)
 fn line_of(body: &[u8], at: u64) -> u64 {
-    let mut at = (at as usize).min(body.len());
-    while at < body.len() && matches!(body[at], b'\r' | b'\n') {
-        at += 1;
+    Lines::new(body).line_of(at)
+}
+
+/// Line numbers of increasing byte offsets, counted incrementally (linear in the file).
+struct Lines<'a> {
+    body: &'a [u8],
+    at: usize,
+    line: u64,
+}
+
+impl<'a> Lines<'a> {
+    fn new(body: &'a [u8]) -> Lines<'a> {
+        Lines {
+            body,
+            at: 0,
+            line: 1,
+        }
     }
-    body[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1
+
+    fn line_of(&mut self, at: u64) -> u64 {
+        let mut at = (at as usize).min(self.body.len());
+        while at < self.body.len() && matches!(self.body[at], b'\r' | b'\n') {
+            at += 1;
+        }
+        if at < self.at {
+            *self = Lines::new(self.body);
+        }
+        self.line += self.body[self.at..at]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count() as u64;
+        self.at = at;
+        self.line
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +246,10 @@ mod tests {
         let bad = "ID,Type,Name,Number,Timestamp\r\na,0,A,1,5\r\nb,9,B,2,6\r\n";
         let err = parse(bad.as_bytes()).unwrap_err();
         assert_eq!(err.position, Some((3, 1)));
+        // A quoted field spanning lines does not shift the count.
+        let bad = "ID,Type,Name,Number,Timestamp\r\na,0,\"two\r\nlines\",1,5\r\nb,0,B,2,x\r\n";
+        let err = parse(bad.as_bytes()).unwrap_err();
+        assert_eq!(err.position, Some((4, 1)), "{}", err.message);
         let err = parse(b"a,b\r\n").unwrap_err();
         assert_eq!(err.position, Some((1, 1)));
     }

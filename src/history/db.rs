@@ -431,7 +431,7 @@ impl CallLog {
                 .conn
                 .transaction_with_behavior(behavior)
                 .map_err(fail)?;
-            let mut existing = if has_table {
+            let existing = if has_table {
                 Self::call_ids(&tx).map_err(fail)?
             } else {
                 HashSet::new()
@@ -487,7 +487,6 @@ impl CallLog {
                             r.info
                         ])
                         .map_err(fail)?;
-                    existing.insert(r.call_id.clone());
                 }
             }
             tx.commit().map_err(fail)?;

@@ -662,7 +662,12 @@ mod tests {
         assert_eq!(d.get("Calls", "1").as_deref(), Some("200;N;1;50;3;"));
         assert_eq!(d.get("Settings", "callsLastKey").as_deref(), Some("1"));
         // Same content again: a duplicate even though its stored id changed.
-        assert_eq!(import_into(&mut d, std::slice::from_ref(&new)).unwrap().duplicates, 1);
+        assert_eq!(
+            import_into(&mut d, std::slice::from_ref(&new))
+                .unwrap()
+                .duplicates,
+            1
+        );
         let many: Vec<CallRecord> = (0..1000)
             .map(|i| CallRecord {
                 call_id: format!("x{i}"),

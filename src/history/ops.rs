@@ -443,6 +443,16 @@ pub fn import(
                 Some(lock_ini(path)?)
             };
             let loaded = load_ini(path, options.ansi)?;
+            if loaded.is_none() {
+                report.warnings.push(
+                    HistoryWarning::new(
+                        "the INI does not exist: it is created (UTF-16LE with BOM) holding only \
+                         [Calls] and callsLastKey; MicroSIP ≤3.21 reads them, 3.22 migrates them \
+                         into call_log.db at its first start (§3.1)",
+                    )
+                    .in_file(path),
+                );
+            }
             let before = loaded.as_ref().map(|(bytes, _)| bytes.clone());
             let mut doc = loaded.map(|(_, doc)| doc).unwrap_or_default();
             let original = doc.clone();

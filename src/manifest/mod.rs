@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Severity};
 pub use secret::{resolve_secret, Secret, SecretError};
 pub use types::{
-    Account, Manifest, MapValue, OrderedMap, SecretRef, Security, Setting, SettingPolicy, Shortcut,
+    Account, DirectorySection, HistorySection, Manifest, MapValue, OrderedMap, SecretRef, Security, Setting, SettingPolicy, Shortcut,
     Shortcuts, ShortcutsPolicy, UsersSection, DEFAULT_KEY_COLUMN, DEFAULT_SHORTCUT_TYPE,
     MANIFEST_VERSION,
 };
@@ -162,6 +162,19 @@ impl LoadedManifest {
         };
         self.source
             .diagnostic(severity, self.map.value_offset(&path), message)
+    }
+
+    /// A diagnostic at any field, by its path of keys (e.g. `["directory", "path"]`); a field
+    /// that is not written falls back to its nearest written ancestor.
+    pub fn field_diagnostic(
+        &self,
+        path: &[&str],
+        severity: Severity,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        let field = path.iter().fold(FieldPath::root(), |p, k| p.k(*k));
+        self.source
+            .diagnostic(severity, self.map.value_offset(&field), message)
     }
 
     /// A diagnostic positioned at speed-dial button `index`.

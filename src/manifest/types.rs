@@ -51,6 +51,32 @@ pub struct Manifest {
     /// Speed-dial buttons (`[Shortcuts]`), which MicroSIP rewrites as a whole list.
     #[serde(default)]
     pub shortcuts: Option<Shortcuts>,
+    /// A company directory merged into every user's `Contacts.xml`.
+    #[serde(default)]
+    pub directory: Option<DirectorySection>,
+    /// Call history rules enforced by `apply`.
+    #[serde(default)]
+    pub history: Option<HistorySection>,
+}
+
+/// The company directory: contacts every user gets in `Contacts.xml`. Contacts dropped from the
+/// directory are removed from users; contacts a user created are never touched; a user's own
+/// `starred` flag survives; `directory="1"` rows (MicroSIP's remote phone book) are left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DirectorySection {
+    /// The directory file, relative to the manifest: CSV (header names = Contacts.xml attribute
+    /// names, `number` required), JSON (as `contacts export` writes it) or MicroSIP's XML.
+    pub path: String,
+}
+
+/// Call history rules.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HistorySection {
+    /// Calls older than this many days are deleted from every profile's history (`[Calls]` or
+    /// `call_log.db`) at each `apply`: a privacy retention rule.
+    pub retention_days: u32,
 }
 
 /// Where the users come from: exactly one of `csv` and `rows`.

@@ -20,6 +20,10 @@ pub struct DesiredProfile {
     /// missing from it become unmanaged. `false` for the one-off `account` verbs, which leave
     /// the other managed accounts' records alone.
     pub complete: bool,
+    /// The company directory to merge into `Contacts.xml` (shared by every user of a manifest).
+    pub directory: Option<std::sync::Arc<Vec<crate::contacts::Contact>>>,
+    /// Delete calls older than this many days from the profile's history.
+    pub history_retention_days: Option<u32>,
 }
 
 /// One SIP account.

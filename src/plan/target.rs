@@ -7,6 +7,9 @@
 //! would misread is ever written. Problems come back as [`Diagnostic`]s pointing at the manifest
 //! field (file:line:column), which is what `validate` prints for every user.
 
+use std::sync::Arc;
+
+use crate::contacts::{exchange, Contact};
 use crate::keys::{self, SectionKind};
 use crate::manifest::{
     self, AccountField, Diagnostic, LoadedManifest, SecretRef, Severity, UserRow,
@@ -23,6 +26,8 @@ pub struct Target<'a> {
     renderer: Renderer,
     /// The template name each account uses (built-in or a registered file).
     templates: Vec<String>,
+    /// The company directory, read once for every user.
+    directory: Option<Arc<Vec<Contact>>>,
 }
 
 /// The rendered target state of one profile, with the warnings found on the way.
@@ -66,11 +71,26 @@ impl<'a> Target<'a> {
             }
             templates.push(name);
         }
+        let directory = match &loaded.manifest.directory {
+            None => None,
+            Some(section) => match read_directory(&loaded.base_dir.join(&section.path)) {
+                Ok(contacts) => Some(Arc::new(contacts)),
+                Err(message) => {
+                    errors.push(loaded.field_diagnostic(
+                        &["directory", "path"],
+                        Severity::Error,
+                        message,
+                    ));
+                    None
+                }
+            },
+        };
         if errors.is_empty() {
             Ok(Target {
                 loaded,
                 renderer,
                 templates,
+                directory,
             })
         } else {
             Err(errors)
@@ -91,6 +111,8 @@ impl<'a> Target<'a> {
         let mut desired = DesiredProfile {
             removed_accounts: loaded.manifest.removed_accounts.clone(),
             complete: true,
+            directory: self.directory.clone(),
+            history_retention_days: loaded.manifest.history.as_ref().map(|h| h.retention_days),
             ..DesiredProfile::default()
         };
 
@@ -359,6 +381,17 @@ impl<'a> Target<'a> {
             Err(error) => Err(at(Severity::Error, error.to_string())),
         }
     }
+}
+
+/// Read the company directory (CSV, JSON or MicroSIP XML) into contacts.
+fn read_directory(path: &std::path::Path) -> Result<Vec<Contact>, String> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| format!("cannot read the directory {}: {e}", path.display()))?;
+    let format =
+        exchange::Format::from_extension(path).unwrap_or_else(|| exchange::Format::sniff(&bytes));
+    let (records, _warnings) =
+        exchange::read(&bytes, format).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(records.into_iter().map(|r| r.contact).collect())
 }
 
 /// A render error as one message (its own position is inside the template or value).

@@ -31,6 +31,9 @@ pub struct ProfileState {
     /// Managed accounts by manifest id.
     #[serde(default)]
     pub accounts: BTreeMap<String, ManagedAccount>,
+    /// Numbers of the `Contacts.xml` entries the company directory manages.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    pub contacts: std::collections::BTreeSet<String>,
 }
 
 /// One account this tool manages.
@@ -94,6 +97,7 @@ impl ProfileState {
             version: STATE_VERSION,
             salt: hex(&salt),
             accounts: BTreeMap::new(),
+            contacts: Default::default(),
         }
     }
 

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 
 use super::discover::{self, DiscoveryEnv};
 use super::{
-    Hive, RegData, Registry, RegistryError, RegistryValue, ValuePath, CLASSES_KEY, MICROSIP_EXE_NAME,
-    MICROSIP_NAME, RUN_KEY,
+    Hive, RegData, Registry, RegistryError, RegistryValue, ValuePath, CLASSES_KEY,
+    MICROSIP_EXE_NAME, MICROSIP_NAME, RUN_KEY,
 };
 
 /// A URL scheme MicroSIP can handle (it dials `sip:`, `tel:` and `callto:` arguments, §4).

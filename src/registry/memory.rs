@@ -28,11 +28,7 @@ pub struct MemoryRegistry {
 }
 
 fn slot(hive: Hive, key: &str, name: Option<&str>) -> Slot {
-    (
-        hive,
-        key.to_lowercase(),
-        name.map(str::to_lowercase),
-    )
+    (hive, key.to_lowercase(), name.map(str::to_lowercase))
 }
 
 /// Is `key` (lowercase) `prefix` itself or below it?
@@ -55,17 +51,18 @@ impl MemoryRegistry {
         {
             let mut state = registry.lock();
             for value in values {
-                state.values.insert(
-                    slot(value.hive, &value.key, value.name.as_deref()),
-                    value,
-                );
+                state
+                    .values
+                    .insert(slot(value.hive, &value.key, value.name.as_deref()), value);
             }
         }
         registry
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Every value, sorted by hive, key and name (case-insensitively).

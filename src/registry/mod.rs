@@ -450,7 +450,6 @@ fn describe(e: &io::Error) -> String {
     match e.kind() {
         io::ErrorKind::PermissionDenied => "access is denied".into(),
         io::ErrorKind::NotFound => "the key does not exist".into(),
-        io::ErrorKind::InvalidInput => e.to_string(),
         _ => e.to_string(),
     }
 }

@@ -74,11 +74,9 @@ impl RegistryChange {
         let key = self.key_path();
         let mut text = match self.kind {
             RegistryChangeKind::Added => format!("[{key}] {name} added = {}", data(&self.new)),
-            RegistryChangeKind::Updated => format!(
-                "[{key}] {name}: {} -> {}",
-                data(&self.old),
-                data(&self.new)
-            ),
+            RegistryChangeKind::Updated => {
+                format!("[{key}] {name}: {} -> {}", data(&self.old), data(&self.new))
+            }
             RegistryChangeKind::Removed => {
                 format!("[{key}] {name} removed (was {})", data(&self.old))
             }

@@ -113,7 +113,10 @@ fn protocols_are_planned_once_each_in_a_fixed_order() {
         .filter(|v| v.name.is_none() && !v.key.contains("\\shell") && !v.key.ends_with("Icon"))
         .map(|v| v.key.as_str())
         .collect();
-    assert_eq!(keys, vec![r"Software\Classes\sip", r"Software\Classes\callto"]);
+    assert_eq!(
+        keys,
+        vec![r"Software\Classes\sip", r"Software\Classes\callto"]
+    );
 }
 
 #[test]
@@ -129,7 +132,9 @@ fn the_sandbox_moves_every_key_below_software() {
     let desired = resolve(&opts, &MemoryRegistry::new());
     for value in desired.values() {
         assert!(
-            value.key.starts_with(r"Software\microsip-provision-test-1\Software\"),
+            value
+                .key
+                .starts_with(r"Software\microsip-provision-test-1\Software\"),
             "{}",
             value.key
         );
@@ -142,7 +147,10 @@ fn the_sandbox_moves_every_key_below_software() {
         opts.sandbox = Some(bad.into());
         let err = DesiredRegistry::resolve(&opts, &MemoryRegistry::new(), &FakeEnv::windows())
             .unwrap_err();
-        assert!(matches!(err, RegistryError::InvalidKey { .. }), "{bad:?}: {err}");
+        assert!(
+            matches!(err, RegistryError::InvalidKey { .. }),
+            "{bad:?}: {err}"
+        );
     }
 }
 
@@ -162,11 +170,26 @@ fn url_protocol_names_parse_and_deserialize() {
 
 #[test]
 fn command_owner_is_the_program_file_name() {
-    assert!(command_starts(r#""C:\Program Files\MicroSIP\microsip.exe" "%1""#, "microsip.exe"));
-    assert!(command_starts(r#""D:\old\MICROSIP.EXE" "%1""#, "microsip.exe"));
-    assert!(command_starts(r"C:\MicroSIP\microsip.exe %1", "microsip.exe"));
-    assert!(!command_starts(r#""C:\Skype\skype.exe" "%1""#, "microsip.exe"));
-    assert!(!command_starts(r#""C:\x\notmicrosip.exe" "%1""#, "microsip.exe"));
+    assert!(command_starts(
+        r#""C:\Program Files\MicroSIP\microsip.exe" "%1""#,
+        "microsip.exe"
+    ));
+    assert!(command_starts(
+        r#""D:\old\MICROSIP.EXE" "%1""#,
+        "microsip.exe"
+    ));
+    assert!(command_starts(
+        r"C:\MicroSIP\microsip.exe %1",
+        "microsip.exe"
+    ));
+    assert!(!command_starts(
+        r#""C:\Skype\skype.exe" "%1""#,
+        "microsip.exe"
+    ));
+    assert!(!command_starts(
+        r#""C:\x\notmicrosip.exe" "%1""#,
+        "microsip.exe"
+    ));
     assert!(!command_starts("", "microsip.exe"));
 }
 
@@ -233,7 +256,11 @@ fn a_value_of_the_wrong_type_is_updated() {
 fn autostart_false_removes_the_run_value_and_none_keeps_it() {
     let run = r"Software\Microsoft\Windows\CurrentVersion\Run";
     let other = hkcu(run, Some("OneDrive"), sz(r"C:\OneDrive.exe /background"));
-    let ours = hkcu(run, Some("MicroSIP"), sz(r#""C:\x\microsip.exe" /minimized"#));
+    let ours = hkcu(
+        run,
+        Some("MicroSIP"),
+        sz(r#""C:\x\microsip.exe" /minimized"#),
+    );
     let registry = MemoryRegistry::with([other.clone(), ours]);
 
     let keep = resolve(&options(None, None), &registry);
@@ -278,8 +305,13 @@ fn only_microsips_own_handlers_are_unregistered() {
     assert!(desired.exe.is_some());
     let changes = plan_registry(&desired, &registry).unwrap();
     let removed: Vec<&str> = changes.iter().map(|c| c.key.as_str()).collect();
-    assert_eq!(removed, vec![r"Software\Classes\sip", r"Software\Classes\callto"]);
-    assert!(changes.iter().all(|c| c.kind == RegistryChangeKind::KeyRemoved));
+    assert_eq!(
+        removed,
+        vec![r"Software\Classes\sip", r"Software\Classes\callto"]
+    );
+    assert!(changes
+        .iter()
+        .all(|c| c.kind == RegistryChangeKind::KeyRemoved));
     assert_eq!(
         changes[0].describe(),
         r#"[HKEY_CURRENT_USER\Software\Classes\sip] removed with all its values and subkeys (open command was REG_SZ: "D:\Old\MicroSIP\microsip.exe" "%1") (sip: links open microsip.exe, and the manifest no longer lists sip)"#
@@ -287,7 +319,9 @@ fn only_microsips_own_handlers_are_unregistered() {
 
     apply_registry(&changes, &registry).unwrap();
     let left: Vec<String> = registry.values().into_iter().map(|v| v.key).collect();
-    assert!(left.iter().all(|k| k.starts_with(r"Software\Classes\tel") || k.ends_with("sipx")));
+    assert!(left
+        .iter()
+        .all(|k| k.starts_with(r"Software\Classes\tel") || k.ends_with("sipx")));
     assert!(left.contains(&r"Software\Classes\sipx".to_string()));
     assert!(plan_registry(&desired, &registry).unwrap().is_empty());
 }
@@ -329,7 +363,12 @@ fn an_unrelated_handler_is_replaced_when_the_scheme_is_listed() {
 fn read_and_write_errors_name_the_key_and_say_what_to_do() {
     let run = r"Software\Microsoft\Windows\CurrentVersion\Run";
     let registry = MemoryRegistry::new();
-    registry.fail_under(Hive::CurrentUser, run, false, io::ErrorKind::PermissionDenied);
+    registry.fail_under(
+        Hive::CurrentUser,
+        run,
+        false,
+        io::ErrorKind::PermissionDenied,
+    );
     let desired = resolve(&options(Some(true), None), &registry);
     let changes = plan_registry(&desired, &registry).unwrap();
     let err = apply_registry(&changes, &registry).unwrap_err();
@@ -339,7 +378,12 @@ fn read_and_write_errors_name_the_key_and_say_what_to_do() {
     );
 
     let unreadable = MemoryRegistry::new();
-    unreadable.fail_under(Hive::CurrentUser, r"Software\Classes", true, io::ErrorKind::Other);
+    unreadable.fail_under(
+        Hive::CurrentUser,
+        r"Software\Classes",
+        true,
+        io::ErrorKind::Other,
+    );
     let desired = resolve(&options(None, Some(vec![UrlProtocol::Sip])), &unreadable);
     let err = plan_registry(&desired, &unreadable).unwrap_err();
     let text = err.to_string();
@@ -347,7 +391,10 @@ fn read_and_write_errors_name_the_key_and_say_what_to_do() {
         text.starts_with(r"cannot read HKEY_CURRENT_USER\Software\Classes\sip, value (Default): "),
         "{text}"
     );
-    assert!(text.ends_with("check the key with regedit and retry"), "{text}");
+    assert!(
+        text.ends_with("check the key with regedit and retry"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -391,21 +438,33 @@ fn changes_serialize_for_the_json_report() {
 fn stored_bytes_decode_the_way_readers_see_them() {
     assert_eq!(sz("ab").to_bytes(), vec![b'a', 0, b'b', 0, 0, 0]);
     assert_eq!(RegData::Dword(10).to_bytes(), vec![10, 0, 0, 0]);
-    assert_eq!(RegData::from_bytes(REG_SZ, &[b'a', 0, b'b', 0, 0, 0]), sz("ab"));
+    assert_eq!(
+        RegData::from_bytes(REG_SZ, &[b'a', 0, b'b', 0, 0, 0]),
+        sz("ab")
+    );
     // No terminating NUL, an odd trailing byte, an embedded NUL: readers stop at the NUL.
     assert_eq!(RegData::from_bytes(REG_SZ, &[b'a', 0, b'b', 0]), sz("ab"));
     assert_eq!(RegData::from_bytes(REG_SZ, &[b'a', 0, b'b']), sz("a"));
-    assert_eq!(RegData::from_bytes(REG_SZ, &[b'a', 0, 0, 0, b'b', 0]), sz("a"));
+    assert_eq!(
+        RegData::from_bytes(REG_SZ, &[b'a', 0, 0, 0, b'b', 0]),
+        sz("a")
+    );
     assert_eq!(RegData::from_bytes(REG_SZ, &[]), sz(""));
     // An unpaired surrogate is not text: kept raw, so it plans as an update.
     assert!(matches!(
         RegData::from_bytes(REG_SZ, &[0x00, 0xd8]),
         RegData::Other { kind: REG_SZ, .. }
     ));
-    assert_eq!(RegData::from_bytes(REG_DWORD, &[1, 0, 0, 0]), RegData::Dword(1));
+    assert_eq!(
+        RegData::from_bytes(REG_DWORD, &[1, 0, 0, 0]),
+        RegData::Dword(1)
+    );
     assert!(matches!(
         RegData::from_bytes(REG_DWORD, &[1, 0]),
-        RegData::Other { kind: REG_DWORD, .. }
+        RegData::Other {
+            kind: REG_DWORD,
+            ..
+        }
     ));
     assert_eq!(RegData::Dword(10).describe(), "REG_DWORD: 10 (0x0000000a)");
     assert_eq!(sz("").describe(), "REG_SZ: (empty string)");
@@ -424,14 +483,25 @@ fn install_key(hive: Hive, key: &str, folder: &str) -> RegistryValue {
 #[test]
 fn discovery_prefers_the_hkcu_install_folder() {
     let registry = MemoryRegistry::with([
-        install_key(Hive::CurrentUser, r"Software\MicroSIP", r"C:\Users\jan\AppData\Local\MicroSIP"),
-        install_key(Hive::LocalMachine, r"Software\MicroSIP", r"C:\Program Files\MicroSIP"),
+        install_key(
+            Hive::CurrentUser,
+            r"Software\MicroSIP",
+            r"C:\Users\jan\AppData\Local\MicroSIP",
+        ),
+        install_key(
+            Hive::LocalMachine,
+            r"Software\MicroSIP",
+            r"C:\Program Files\MicroSIP",
+        ),
     ]);
     let env = FakeEnv::windows()
         .file(r"C:\Users\jan\AppData\Local\MicroSIP\microsip.exe")
         .file(r"C:\Program Files\MicroSIP\microsip.exe");
     let found = discover(&registry, &env).unwrap();
-    assert_eq!(found.path, r"C:\Users\jan\AppData\Local\MicroSIP\microsip.exe");
+    assert_eq!(
+        found.path,
+        r"C:\Users\jan\AppData\Local\MicroSIP\microsip.exe"
+    );
     assert_eq!(
         found.source,
         ExeSource::InstallKey {
@@ -443,7 +513,11 @@ fn discovery_prefers_the_hkcu_install_folder() {
 #[test]
 fn discovery_skips_an_install_folder_without_the_exe() {
     let registry = MemoryRegistry::with([
-        install_key(Hive::CurrentUser, r"Software\MicroSIP", r"C:\Gone\MicroSIP\"),
+        install_key(
+            Hive::CurrentUser,
+            r"Software\MicroSIP",
+            r"C:\Gone\MicroSIP\",
+        ),
         install_key(Hive::LocalMachine, r"Software\MicroSIP", ""),
         install_key(
             Hive::LocalMachine,
@@ -533,12 +607,9 @@ fn a_given_exe_is_used_without_any_lookup() {
     let registry = MemoryRegistry::new();
     registry.fail_under(Hive::CurrentUser, "Software", true, io::ErrorKind::Other);
     registry.fail_under(Hive::LocalMachine, "Software", true, io::ErrorKind::Other);
-    let desired = DesiredRegistry::resolve(
-        &options(Some(true), None),
-        &registry,
-        &FakeEnv::default(),
-    )
-    .unwrap();
+    let desired =
+        DesiredRegistry::resolve(&options(Some(true), None), &registry, &FakeEnv::default())
+            .unwrap();
     assert_eq!(
         desired.exe,
         Some(DiscoveredExe {
@@ -648,7 +719,10 @@ fn an_empty_export_is_the_header_and_a_blank_line() {
         expected.extend_from_slice(&[b, 0x00]);
     }
     assert_eq!(to_reg_file(&[]), expected);
-    assert_eq!(&to_reg_file(&[])[..6], &[0xFF, 0xFE, b'W', 0x00, b'i', 0x00]);
+    assert_eq!(
+        &to_reg_file(&[])[..6],
+        &[0xFF, 0xFE, b'W', 0x00, b'i', 0x00]
+    );
 }
 
 #[test]
@@ -705,11 +779,25 @@ fn deletions_dwords_and_escapes_export_byte_for_byte() {
             hive: Hive::CurrentUser,
             key: r"Software\Classes\callto".into(),
         },
-        hkcu(r"Software\MicroSIP", Some("RunAtSystemStartup"), RegData::Dword(10)).into(),
+        hkcu(
+            r"Software\MicroSIP",
+            Some("RunAtSystemStartup"),
+            RegData::Dword(10),
+        )
+        .into(),
         hkcu(r"Software\MicroSIP", Some("Max"), RegData::Dword(u32::MAX)).into(),
-        hkcu(r"Software\MicroSIP", Some(r#"a "quoted" \ name"#), sz(r#"C:\x\"y"\"#)).into(),
+        hkcu(
+            r"Software\MicroSIP",
+            Some(r#"a "quoted" \ name"#),
+            sz(r#"C:\x\"y"\"#),
+        )
+        .into(),
         hkcu(r"Software\MicroSIP", None, sz("Müller 李雷 😀")).into(),
-        RegEntry::DeleteValue(ValuePath::new(Hive::CurrentUser, r"Software\MicroSIP", None)),
+        RegEntry::DeleteValue(ValuePath::new(
+            Hive::CurrentUser,
+            r"Software\MicroSIP",
+            None,
+        )),
         RegistryValue::new(Hive::LocalMachine, r"Software\MicroSIP", None, sz(r"C:\M")).into(),
     ];
     let expected = utf16le_bom(concat!(
@@ -739,7 +827,11 @@ fn deletions_dwords_and_escapes_export_byte_for_byte() {
 
 #[test]
 fn strings_with_line_breaks_export_as_wrapped_hex() {
-    let value = hkcu(r"Software\T", Some("Multi"), sz("a\r\nbcdefghijklmnopqrstu"));
+    let value = hkcu(
+        r"Software\T",
+        Some("Multi"),
+        sz("a\r\nbcdefghijklmnopqrstu"),
+    );
     let binary = hkcu(
         r"Software\T",
         Some("Bin"),

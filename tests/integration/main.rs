@@ -3,7 +3,9 @@
 
 mod atomic;
 mod common;
+mod company;
 mod contacts;
+mod deploy;
 mod fleet;
 mod history;
 mod ini_cli;
@@ -13,5 +15,7 @@ mod manifest;
 mod merge;
 mod oracle;
 mod provision_cli;
+mod registry;
 mod render;
+mod summarize;
 mod target;

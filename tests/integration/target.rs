@@ -32,7 +32,10 @@ fn an_account_without_a_domain_is_refused_at_its_position() {
         "{HEADER}[[accounts]]\nlabel = \"Office\"\n[accounts.keys]\nserver = \"pbx\"\nusername = \"{{{{user.ext}}}}\"\n"
     ));
     assert_eq!(errors.len(), 1, "{errors:?}");
-    assert!(errors[0].contains("m.toml:4:1:") && errors[0].contains("no `domain`"), "{errors:?}");
+    assert!(
+        errors[0].contains("m.toml:4:1:") && errors[0].contains("no `domain`"),
+        "{errors:?}"
+    );
 }
 
 #[test]
@@ -64,10 +67,17 @@ fn a_valid_manifest_renders_every_field_for_the_user() {
     ));
     let target = Target::new(&loaded).unwrap();
     let rendered = target
-        .render(loaded.users.find("ALICE").unwrap(), "alice", TargetOptions::default())
+        .render(
+            loaded.users.find("ALICE").unwrap(),
+            "alice",
+            TargetOptions::default(),
+        )
         .unwrap();
     let account = &rendered.desired.accounts[0];
-    assert_eq!((account.id.as_str(), account.label.as_str()), ("desk", "Desk 1001"));
+    assert_eq!(
+        (account.id.as_str(), account.label.as_str()),
+        ("desk", "Desk 1001")
+    );
     assert_eq!(account.key("username"), Some("1001"));
     assert!(account.active && rendered.desired.complete);
     assert_eq!(rendered.desired.settings[0].value.as_deref(), Some("ALICE"));
