@@ -420,6 +420,12 @@ pub fn apply_profile_with(
     let mut running_note = None;
     if options.if_running != IfRunning::Ignore {
         if let Some(process) = processes.find(&profile.user) {
+            // Nothing MicroSIP would undo: no reason to skip, wait for or stop it (a logon
+            // script must not restart the softphone, maybe mid-call, when all is in line).
+            let pending = plan_profile(profile, desired, options.ansi)?.has_changes();
+            if !pending {
+                return apply_locked(profile, desired, options, on_wait);
+            }
             let pid = process.pid;
             if options.dry_run {
                 running_note = Some(format!(

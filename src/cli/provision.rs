@@ -75,7 +75,7 @@ pub struct FleetArgs {
     /// Worker threads (default: the machine's cores).
     #[arg(long, short, env = "MICROSIP_PROVISION_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
-    /// Write one JSON object per profile (JSON Lines) to this file.
+    /// Write one JSON object per profile (JSON Lines) to this file (also for a single profile).
     #[arg(long, env = "MICROSIP_PROVISION_REPORT", value_name = "FILE")]
     pub report: Option<PathBuf>,
     /// A profile whose user is not in the manifest is a failure, not a skip.
@@ -461,6 +461,13 @@ fn run(
         };
         let report = run_profile(&target, &loaded, &profile, &options, &mut on_wait);
         log.lock().expect("log").write(event, &report);
+        if let Some(path) = &fleet.report {
+            let mut line = serde_json::to_vec(&report).expect("reports serialise");
+            line.push(b'\n');
+            std::fs::write(path, line).map_err(|e| {
+                Failure::at(path, format!("cannot write the report file: {e}")).code(EXIT_USAGE)
+            })?;
+        }
         print_report(&report, format, global);
         let mut summary = FleetSummary::default();
         summary.add(&report);

@@ -470,4 +470,16 @@ fn a_running_microsip_is_skipped_waited_for_stopped_or_ignored() {
     let fake = FakeMicrosip::new(u32::MAX, false);
     let (result, written) = run(IfRunning::Ignore, &fake);
     assert!(matches!(result, Ok(ApplyOutcome::Changed(_))) && written);
+
+    // Stop, with nothing pending: MicroSIP is left alone (no restart at every logon).
+    let (_dir, profile) = temp_profile();
+    apply(&profile, &desired);
+    let fake = FakeMicrosip::new(u32::MAX, true);
+    let options = ApplyOptions {
+        if_running: IfRunning::Stop,
+        ..ApplyOptions::default()
+    };
+    let result = apply::apply_profile_with(&profile, &desired, &options, &fake, &mut |_| {});
+    assert!(matches!(result, Ok(ApplyOutcome::Unchanged(_))));
+    assert!(!fake.exit_requested.get() && !fake.restarted.get());
 }
