@@ -159,7 +159,7 @@ fn main() {
     fs::create_dir(&small).unwrap();
     fill_db(&small, &calls(PRUNE_ROWS));
     let template = fs::read(small.join(DB_FILE)).unwrap();
-    for (label, rule, removed) in [
+    for (case, (label, rule, removed)) in [
         (
             "prune --older-than 7 (1,000-row db)",
             PruneRule::OlderThanDays(7),
@@ -171,13 +171,16 @@ fn main() {
             PRUNE_ROWS,
         ),
         ("prune --keep 500 (1,000-row db)", PruneRule::Keep(500), 500),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         let mut n = 0;
         let time = median(
             21,
             || {
                 n += 1;
-                let dir = work.path().join(format!("prune-{n}-{}", label.len()));
+                let dir = work.path().join(format!("prune-{case}-{n}"));
                 fs::create_dir(&dir).unwrap();
                 fs::write(dir.join(DB_FILE), &template).unwrap();
                 dir

@@ -86,6 +86,9 @@ pub enum Command {
     /// Export, import, prune and migrate call history ([Calls] and call_log.db).
     #[command(subcommand)]
     History(history::HistoryCommand),
+    /// Registry settings (autostart, URL protocols) as a .reg file.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
     /// Print the manifest's JSON Schema (for editors).
     #[command(
         after_help = "Example:\n  microsip-provision schema > microsip-provision.schema.json"
@@ -116,6 +119,25 @@ pub enum Command {
     Man,
 }
 
+/// The `registry` verbs.
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Write the manifest's [registry] settings as a .reg file (UTF-16LE, for GPP or reg import).
+    #[command(
+        after_help = "Example:\n  microsip-provision registry export fleet.toml --exe \"C:\\Program Files\\MicroSIP\\microsip.exe\" -o microsip.reg"
+    )]
+    Export {
+        /// The manifest.
+        manifest: PathBuf,
+        /// MicroSIP's executable (default: the manifest's, else C:\Program Files\MicroSIP\microsip.exe).
+        #[arg(long)]
+        exe: Option<String>,
+        /// Output file (default: stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
 /// Run one parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
     let global = Global {
@@ -129,6 +151,11 @@ pub fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Account(command) => account::run(command, &global),
         Command::Contacts(command) => contacts::run(command, &global),
         Command::History(command) => history::run(command, &global),
+        Command::Registry(RegistryCommand::Export {
+            manifest,
+            exe,
+            output,
+        }) => provision::registry_export(&manifest, exe, output.as_deref()),
         Command::Schema => provision::schema(),
         Command::Ini(command) => ini::run(command, &global),
         Command::Report(command) => report::run(command, &global),

@@ -172,7 +172,12 @@ pub struct ApplyArgs {
     #[arg(long, value_enum, default_value_t = IfRunningArg::Skip, env = "MICROSIP_PROVISION_IF_RUNNING")]
     pub if_running: IfRunningArg,
     /// Seconds `--if-running wait` waits for MicroSIP to exit.
-    #[arg(long, default_value_t = 120.0, env = "MICROSIP_PROVISION_RUNNING_WAIT", value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 120.0,
+        env = "MICROSIP_PROVISION_RUNNING_WAIT",
+        value_name = "SECONDS"
+    )]
     pub running_wait: f64,
     /// The executable name MicroSIP runs as, for the running check (a renamed portable copy
     /// runs under its own name).
@@ -184,7 +189,12 @@ pub struct ApplyArgs {
     )]
     pub microsip_exe: String,
     /// Seconds to wait for another microsip-provision working on the same profile.
-    #[arg(long, default_value_t = 30.0, env = "MICROSIP_PROVISION_LOCK_WAIT", value_name = "SECONDS")]
+    #[arg(
+        long,
+        default_value_t = 30.0,
+        env = "MICROSIP_PROVISION_LOCK_WAIT",
+        value_name = "SECONDS"
+    )]
     pub lock_wait: f64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Human, env = "MICROSIP_PROVISION_FORMAT")]
@@ -402,7 +412,9 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
             ansi: global.ansi,
             microsip_exe: Some(args.microsip_exe.clone()),
             lock_wait: Some(std::time::Duration::from_secs_f64(args.lock_wait.max(0.0))),
-            running_wait: Some(std::time::Duration::from_secs_f64(args.running_wait.max(0.0))),
+            running_wait: Some(std::time::Duration::from_secs_f64(
+                args.running_wait.max(0.0),
+            )),
         }),
         with_diff: args.dry_run,
         strict: args.fleet.strict,
@@ -459,7 +471,10 @@ fn run(
                 eprintln!("waiting for lock on {} (another microsip-provision is working on this profile)", lock.display());
             }
         };
-        let report = run_profile(&target, &loaded, &profile, &options, &mut on_wait);
+        let mut report = run_profile(&target, &loaded, &profile, &options, &mut on_wait);
+        if let Some(section) = &loaded.manifest.registry {
+            registry_step(section, profile_args, &options, &mut report);
+        }
         log.lock().expect("log").write(event, &report);
         if let Some(path) = &fleet.report {
             let mut line = serde_json::to_vec(&report).expect("reports serialise");
@@ -505,9 +520,17 @@ fn run(
             println!("{line}");
         } else if report.outcome == Outcome::Failed {
             // `\r` only over a progress line, so redirected output stays clean.
-            eprintln!("{}error: {}", if progress { "\r" } else { "" }, report.summary_line());
+            eprintln!(
+                "{}error: {}",
+                if progress { "\r" } else { "" },
+                report.summary_line()
+            );
         } else if !global.quiet && report.outcome != Outcome::Unchanged {
-            println!("{}{}", if progress { "\r" } else { "" }, report.summary_line());
+            println!(
+                "{}{}",
+                if progress { "\r" } else { "" },
+                report.summary_line()
+            );
         }
         let n = done.fetch_add(1, Ordering::Relaxed) + 1;
         if progress {
@@ -542,4 +565,112 @@ fn run(
         }
     }
     Ok(summary)
+}
+
+/// The registry side (autostart, URL protocols) for the current user: planned with the profile,
+/// applied by `apply`, reported as changes in section `registry`. Not applicable elsewhere: other
+/// platforms have no registry, and another user's profile folder is not this user's HKCU.
+fn registry_step(
+    section: &manifest::RegistrySection,
+    profile_args: &ProfileArgs,
+    options: &RunOptions,
+    report: &mut ProfileReport,
+) {
+    use microsip_provision::plan::{Change, ChangeKind};
+    use microsip_provision::registry::{self, RegistryChangeKind, SystemRegistry};
+    if report.outcome == Outcome::Failed || report.outcome == Outcome::Skipped {
+        return;
+    }
+    if profile_args.profile.is_some() || profile_args.portable.is_some() {
+        report.warnings.push(
+            "registry: applied only for the current user's own profile (run without --profile); \
+             nothing done"
+                .to_string(),
+        );
+        return;
+    }
+    let system = match SystemRegistry::open() {
+        Ok(system) => system,
+        Err(error) => {
+            report.warnings.push(format!("registry: {error}"));
+            return;
+        }
+    };
+    let result =
+        registry::DesiredRegistry::resolve(&section.options(), &system, &registry::SystemEnv)
+            .and_then(|desired| registry::plan_registry(&desired, &system));
+    let changes = match result {
+        Ok(changes) => changes,
+        Err(error) => {
+            report.outcome = Outcome::Failed;
+            report.error = Some(format!("registry: {error}"));
+            return;
+        }
+    };
+    if changes.is_empty() {
+        return;
+    }
+    let apply = matches!(&options.mode, Mode::Apply(a) if !a.dry_run);
+    if apply {
+        if let Err(error) = registry::apply_registry(&changes, &system) {
+            report.outcome = Outcome::Failed;
+            report.error = Some(format!("registry: {error}"));
+            return;
+        }
+        report.outcome = Outcome::Changed;
+    } else if report.outcome == Outcome::Unchanged {
+        report.outcome = Outcome::Pending;
+    }
+    for change in &changes {
+        report.changes.push(Change {
+            section: "registry".to_string(),
+            key: Some(change.describe()),
+            kind: match change.kind {
+                RegistryChangeKind::Added => ChangeKind::Added,
+                RegistryChangeKind::Updated => ChangeKind::Updated,
+                _ => ChangeKind::Removed,
+            },
+            old: None,
+            new: None,
+            secret: false,
+            reason: None,
+        });
+    }
+}
+
+/// `registry export`: the manifest's registry settings as a `.reg` file (for Group Policy
+/// Preferences or `reg import`).
+pub fn registry_export(
+    manifest_path: &Path,
+    exe: Option<String>,
+    output: Option<&Path>,
+) -> Result<ExitCode, Failure> {
+    use microsip_provision::registry::{self, RegEntry};
+    let loaded = load(manifest_path)?;
+    let Some(section) = &loaded.manifest.registry else {
+        return Err(Failure::at(
+            manifest_path,
+            "the manifest has no [registry] section; nothing to export",
+        )
+        .hint("add [registry] with autostart and/or url_protocols")
+        .code(EXIT_USAGE));
+    };
+    let exe = exe
+        .or_else(|| section.exe.clone())
+        .unwrap_or_else(|| r"C:\Program Files\MicroSIP\microsip.exe".to_string());
+    let desired = registry::DesiredRegistry::for_exe(
+        &exe,
+        section.autostart,
+        section.url_protocols.as_deref(),
+        None,
+    );
+    let bytes = registry::to_reg_file(&RegEntry::from_desired(&desired));
+    match output {
+        Some(path) => std::fs::write(path, &bytes)
+            .map_err(|e| Failure::at(path, format!("cannot write: {e}")))?,
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .map_err(|e| Failure::at(Path::new("-"), format!("cannot write to stdout: {e}")))?,
+    }
+    Ok(ExitCode::from(EXIT_OK))
 }

@@ -455,7 +455,12 @@ pub fn import_into(
         });
     }
     homeless.sort_by_key(|(record, _)| record.time);
-    let mut cursor = (ring.last_key + 1).rem_euclid(i64::from(CALLS_QTY)) as u32;
+    // MicroSIP's next key: last + 1, wrapping to 0 at 1000 (C:Calls.cpp `GetNextKey`, §3.2);
+    // a cursor below -1 (which MicroSIP would follow into negative keys) starts at 0 here.
+    let mut cursor = u32::try_from(ring.last_key + 1)
+        .ok()
+        .filter(|k| *k < CALLS_QTY)
+        .unwrap_or(0);
     for (record, value) in homeless {
         while occupied.contains(&cursor) {
             cursor = (cursor + 1) % CALLS_QTY;
@@ -643,6 +648,19 @@ mod tests {
         // A second import finds every call.
         let again = import_into(&mut target, &source.records()).unwrap();
         assert_eq!((again.inserted, again.duplicates), (0, 4));
+    }
+
+    #[test]
+    fn the_cursor_wraps_at_1000() {
+        let mut d = doc("[Settings]\ncallsLastKey=999\n[Calls]\n999=a;A;0;10;0;\n");
+        let new = decode_value(0, "200;N;1;50;3;").0;
+        let new = CallRecord {
+            call_id: "sip-1".into(),
+            ..new
+        };
+        import_into(&mut d, &[new]).unwrap();
+        assert_eq!(d.get("Calls", "0").as_deref(), Some("200;N;1;50;3;"));
+        assert_eq!(d.get("Settings", "callsLastKey").as_deref(), Some("0"));
     }
 
     #[test]

@@ -57,6 +57,39 @@ pub struct Manifest {
     /// Call history rules enforced by `apply`.
     #[serde(default)]
     pub history: Option<HistorySection>,
+    /// Registry settings for the current user (Windows only): autostart and URL protocols.
+    #[serde(default)]
+    pub registry: Option<RegistrySection>,
+}
+
+/// The registry side of provisioning: what MicroSIP's own first start would have registered
+/// (a pre-provisioned INI skips it, `microsip-formats.md` §1.1), plus URL protocol handlers.
+/// Applied for the current user only (a logon script), on Windows only.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrySection {
+    /// `true`: `HKCU\...\Run\MicroSIP` = `"<exe>" /minimized`; `false`: removed; absent: left.
+    #[serde(default)]
+    pub autostart: Option<bool>,
+    /// Register exactly these URL schemes for MicroSIP (`sip`, `tel`, `callto`); absent: left.
+    #[serde(default)]
+    pub url_protocols: Option<Vec<crate::registry::UrlProtocol>>,
+    /// MicroSIP's executable (default: found through `Software\MicroSIP`, then the usual
+    /// install folders).
+    #[serde(default)]
+    pub exe: Option<String>,
+}
+
+impl RegistrySection {
+    /// The registry layer's options.
+    pub fn options(&self) -> crate::registry::RegistryOptions {
+        crate::registry::RegistryOptions {
+            autostart: self.autostart,
+            url_protocols: self.url_protocols.clone(),
+            exe: self.exe.clone(),
+            sandbox: None,
+        }
+    }
 }
 
 /// The company directory: contacts every user gets in `Contacts.xml`. Contacts dropped from the

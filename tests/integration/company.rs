@@ -134,3 +134,62 @@ fn directory_merge_and_history_retention() {
         before
     );
 }
+
+#[test]
+fn registry_settings_export_as_a_reg_file_and_are_not_faked_off_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    copy_tree(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
+        root,
+    );
+    let manifest = root.join("registry.toml");
+    let mut text = fs::read_to_string(root.join("fleet.toml")).unwrap();
+    text.push_str("\n[registry]\nautostart = true\nurl_protocols = [\"callto\"]\nexe = 'C:\\MicroSIP\\microsip.exe'\n");
+    fs::write(&manifest, text).unwrap();
+    let output = bin()
+        .args(["registry", "export"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let expected = utf16le_bom(concat!(
+        "Windows Registry Editor Version 5.00\r\n\r\n",
+        "[HKEY_CURRENT_USER\\Software\\Microsoft\\Windows\\CurrentVersion\\Run]\r\n",
+        "\"MicroSIP\"=\"\\\"C:\\\\MicroSIP\\\\microsip.exe\\\" /minimized\"\r\n\r\n",
+        // Schemes not listed are removed only when they start MicroSIP, which a .reg file cannot
+        // check: said in a comment instead.
+        "; sip: not exported: the tool removes HKEY_CURRENT_USER\\Software\\Classes\\sip only when its open command starts microsip.exe, which a .reg file cannot check\r\n\r\n",
+        "; tel: not exported: the tool removes HKEY_CURRENT_USER\\Software\\Classes\\tel only when its open command starts microsip.exe, which a .reg file cannot check\r\n\r\n",
+        "[HKEY_CURRENT_USER\\Software\\Classes\\callto]\r\n",
+        "@=\"URL:callto Protocol\"\r\n",
+        "\"URL Protocol\"=\"\"\r\n\r\n",
+        "[HKEY_CURRENT_USER\\Software\\Classes\\callto\\DefaultIcon]\r\n",
+        "@=\"C:\\\\MicroSIP\\\\microsip.exe,0\"\r\n\r\n",
+        "[HKEY_CURRENT_USER\\Software\\Classes\\callto\\shell\\open\\command]\r\n",
+        "@=\"\\\"C:\\\\MicroSIP\\\\microsip.exe\\\" \\\"%1\\\"\"\r\n\r\n",
+    ));
+    assert_eq!(
+        crate::common::from_utf16le_bom(&output.stdout),
+        crate::common::from_utf16le_bom(&expected)
+    );
+    #[cfg(not(windows))]
+    {
+        // The current user's profile (no --profile): the registry step is not applicable here,
+        // and says so instead of pretending.
+        let appdata = root.join("profiles/bob/AppData/Roaming");
+        let output = bin()
+            .env("APPDATA", &appdata)
+            .args(["plan", "--format", "json", "--user", "bob"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(
+            report["warnings"]
+                .to_string()
+                .contains("not applicable on this platform"),
+            "{report:#}"
+        );
+    }
+}
