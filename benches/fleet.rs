@@ -11,10 +11,14 @@
 //!   process of its own, and the output says so.
 //!
 //! Measured for each N, in one run: the first `apply` (changes in every profile), a no-change
-//! re-run (zero writes: every file's mtime and size compared before and after) and `plan`. Peak
+//! re-run (zero writes: every file's mtime and size compared before and after; also with
+//! `--if-running ignore`, which shows what the check for a running MicroSIP costs) and `plan`. Peak
 //! memory comes from `/usr/bin/time -v` around the binary. The OS page cache cannot be dropped
 //! reliably here, so every measurement runs warm (the tree was just generated) and the output
-//! says so; dirty pages are flushed with `sync` before each timed step.
+//! says so; dirty pages are flushed with `sync` before each timed step. Against a load that drifts
+//! during the run (the CI machine is shared), the write floor is run before and after the first
+//! apply and their mean is used, the cheap repeatable steps run in three interleaved rounds and
+//! their medians are used, and the load average is printed with the results.
 //!
 //! `crudini` and `time` are installed with `apt-get install -y` when missing, unless `CI` is set
 //! (then the peer or the memory figure is skipped with a note). Sizes can be overridden with
@@ -245,6 +249,8 @@ struct Measured {
     write_floor: Duration,
     first: BinRun,
     again: BinRun,
+    /// The no-change apply without the check for a running MicroSIP.
+    ignore: BinRun,
     plan: BinRun,
     zero_writes: bool,
 }
@@ -302,7 +308,11 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
     let plan_refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
     let mut before = BTreeMap::new();
     file_times(&fleet.profiles_root, &mut before);
+    let mut ignore_args = apply_args.clone();
+    ignore_args.extend(["--if-running".to_string(), "ignore".to_string()]);
+    let ignore_refs: Vec<&str> = ignore_args.iter().map(String::as_str).collect();
     let (mut reads, mut agains, mut plans) = (Vec::new(), Vec::new(), Vec::new());
+    let mut ignores = Vec::new();
     for _ in 0..ROUNDS {
         reads.push(read_floor(&fleet.profiles_root, threads));
         agains.push(run_bin(&apply_refs, rss, &dir));
@@ -315,6 +325,13 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
         plans.push(run_bin(&plan_refs, rss, &dir));
         let counts = outcomes(&report);
         assert_eq!(counts.get("unchanged"), Some(&n), "plan: {counts:?}");
+        ignores.push(run_bin(&ignore_refs, rss, &dir));
+        let counts = outcomes(&report);
+        assert_eq!(
+            counts.get("unchanged"),
+            Some(&n),
+            "no-change apply --if-running ignore: {counts:?}"
+        );
     }
     let mut after = BTreeMap::new();
     file_times(&fleet.profiles_root, &mut after);
@@ -332,6 +349,7 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
     let read_floor = reads[reads.len() / 2];
     let again = median_run(agains);
     let plan = median_run(plans);
+    let ignore = median_run(ignores);
 
     let _ = fs::remove_dir_all(&dir);
     Measured {
@@ -341,6 +359,7 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
         write_floor,
         first,
         again,
+        ignore,
         plan,
         zero_writes,
     }
@@ -517,6 +536,7 @@ fn main() {
         m.first.elapsed
     });
     row("apply, no change (zero writes)", &|m| m.again.elapsed);
+    row("  the same with --if-running ignore", &|m| m.ignore.elapsed);
     row("plan (no change)", &|m| m.plan.elapsed);
     let crudini_label = match &crudini {
         Some((_, processes, version)) => format!(
@@ -595,7 +615,7 @@ fn main() {
     match (&baseline, rss) {
         (Some(base), true) => {
             let peak = |run: &BinRun| run.max_rss_kib.unwrap_or(0);
-            let base_peak = [&base.first, &base.again, &base.plan]
+            let base_peak = [&base.first, &base.again, &base.ignore, &base.plan]
                 .into_iter()
                 .map(peak)
                 .max()
@@ -608,7 +628,7 @@ fn main() {
                 mib(peak(&base.plan))
             );
             for m in &measured {
-                let top = [&m.first, &m.again, &m.plan]
+                let top = [&m.first, &m.again, &m.ignore, &m.plan]
                     .into_iter()
                     .map(peak)
                     .max()

@@ -82,7 +82,7 @@ fn row(name: &str, rows: usize, time: Duration, bytes: Option<usize>) {
         format!("{:.1} MiB", b as f64 / 1_048_576.0)
     });
     println!(
-        "| {name:<34} | {rows:>7} | {:>9.1} | {per_second:>11.0} | {size:>8} |",
+        "| {name:<36} | {rows:>7} | {:>9.1} | {per_second:>11.0} | {size:>8} |",
         time.as_secs_f64() * 1e3
     );
 }
@@ -101,10 +101,10 @@ fn main() {
     let source_profile = profile(&source);
 
     println!(
-        "| operation                          |    rows |      ms   |      rows/s |     file |"
+        "| operation                            |    rows |        ms |      rows/s |     file |"
     );
     println!(
-        "|------------------------------------|--------:|----------:|------------:|---------:|"
+        "|--------------------------------------|--------:|----------:|------------:|---------:|"
     );
     for (format, name) in [
         (Format::Xml, "xml"),

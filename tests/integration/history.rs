@@ -95,13 +95,11 @@ fn rows(db: &Path) -> Vec<Row> {
         .unwrap()
 }
 
+/// `sqlite_master` rows: type, name, table, SQL.
+type Objects = Vec<(String, String, String, Option<String>)>;
+
 /// The schema as SQLite stores it, plus `sqlite_sequence`.
-fn schema(
-    db: &Path,
-) -> (
-    Vec<(String, String, String, Option<String>)>,
-    Vec<(String, i64)>,
-) {
+fn schema(db: &Path) -> (Objects, Vec<(String, i64)>) {
     let conn = read_only(db);
     let mut statement = conn
         .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY name")
