@@ -27,9 +27,9 @@ use std::path::{Path, PathBuf};
 pub use diagnostic::{Diagnostic, Severity};
 pub use secret::{resolve_secret, Secret, SecretError};
 pub use types::{
-    Account, DirectorySection, HistorySection, Manifest, RegistrySection, MapValue, OrderedMap, SecretRef, Security, Setting, SettingPolicy, Shortcut,
-    Shortcuts, ShortcutsPolicy, UsersSection, DEFAULT_KEY_COLUMN, DEFAULT_SHORTCUT_TYPE,
-    MANIFEST_VERSION,
+    Account, DirectorySection, HistorySection, Manifest, MapValue, OrderedMap, RegistrySection,
+    SecretRef, Security, Setting, SettingPolicy, Shortcut, Shortcuts, ShortcutsPolicy,
+    UsersSection, DEFAULT_KEY_COLUMN, DEFAULT_SHORTCUT_TYPE, MANIFEST_VERSION,
 };
 pub use users::{normalize_user_name, UserRow, Users};
 

@@ -377,7 +377,11 @@ fn the_real_process_table_finds_a_running_microsip() {
     let found = found.expect("the fake MicroSIP is found");
     assert_eq!(found.pid, child.id());
     assert_eq!(found.exe.as_deref(), Some(fake.as_path()));
-    assert_eq!(SystemProcesses::new(exe).find("alice"), None, "gone after kill");
+    assert_eq!(
+        SystemProcesses::new(exe).find("alice"),
+        None,
+        "gone after kill"
+    );
 }
 
 /// A MicroSIP that runs until asked to exit (or for a number of polls), recording what it was told.
@@ -464,7 +468,10 @@ fn a_running_microsip_is_skipped_waited_for_stopped_or_ignored() {
         panic!("stop must apply")
     };
     assert!(written && fake.exit_requested.get() && fake.restarted.get());
-    assert!(plan.warnings.iter().any(|w| w.message.contains("started again")));
+    assert!(plan
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("started again")));
 
     // Ignore: written while it runs.
     let fake = FakeMicrosip::new(u32::MAX, false);
