@@ -11,6 +11,7 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    quiet_on_broken_pipe();
     let args = cli::Cli::parse();
     match cli::run(args) {
         Ok(code) => code,
@@ -19,4 +20,22 @@ fn main() -> ExitCode {
             failure.exit_code().into()
         }
     }
+}
+
+/// `microsip-provision plan … | head` must end quietly when the reader goes away, as ripgrep does:
+/// Rust ignores SIGPIPE, so `println!` panics with "Broken pipe"; exit 0 instead of a backtrace.
+fn quiet_on_broken_pipe() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.contains("Broken pipe") || message.contains("os error 232") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }

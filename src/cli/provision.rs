@@ -526,8 +526,9 @@ fn run(
                 report.summary_line()
             );
         } else if !global.quiet && report.outcome != Outcome::Unchanged {
+            let diff = report.diff.as_deref().unwrap_or_default();
             println!(
-                "{}{}",
+                "{}{diff}{}",
                 if progress { "\r" } else { "" },
                 report.summary_line()
             );
