@@ -629,13 +629,27 @@ fn ensure_tool_dir(profile: &Profile) -> Result<PathBuf, FsError> {
 /// [`BACKUPS_KEPT`] of them. Returns the new backup (`None` when the newest already holds these
 /// bytes).
 fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsError> {
-    let dir = ensure_tool_dir(profile)?.join("backups");
-    let name = profile
+    backup_file(profile, &ini_name(profile), bytes)
+}
+
+fn ini_name(profile: &Profile) -> String {
+    profile
         .ini_path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "microsip.ini".into());
-    let backups = list_backups(&dir, &name)?;
+        .unwrap_or_else(|| "microsip.ini".into())
+}
+
+/// Keep a copy of a profile file (`name`, e.g. `Contacts.xml`) as
+/// `backups\<name>.<UTC timestamp>.bak`. Returns the new backup (`None` when the newest backup
+/// already holds these bytes). Call [`prune_backups_of`] once the new file is in place.
+pub fn backup_file(
+    profile: &Profile,
+    name: &str,
+    bytes: &[u8],
+) -> Result<Option<PathBuf>, FsError> {
+    let dir = ensure_tool_dir(profile)?.join("backups");
+    let backups = list_backups(&dir, name)?;
     // A run that failed after its backup (a read-only file, say) must not fill the folder with
     // copies of the same bytes and push the real history out.
     if let Some(newest) = backups.last() {
@@ -655,15 +669,15 @@ fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsEr
     Ok(Some(path))
 }
 
-/// Keep the newest [`BACKUPS_KEPT`] backups; called once the new INI is in place.
+/// Keep the newest [`BACKUPS_KEPT`] backups of the INI; called once the new INI is in place.
 fn prune_backups(profile: &Profile) -> Result<(), FsError> {
+    prune_backups_of(profile, &ini_name(profile))
+}
+
+/// Keep the newest [`BACKUPS_KEPT`] backups of the profile file `name`.
+pub fn prune_backups_of(profile: &Profile, name: &str) -> Result<(), FsError> {
     let dir = profile.tool_dir().join("backups");
-    let name = profile
-        .ini_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "microsip.ini".into());
-    let backups = list_backups(&dir, &name)?;
+    let backups = list_backups(&dir, name)?;
     let excess = backups.len().saturating_sub(BACKUPS_KEPT);
     for old in &backups[..excess] {
         let _ = std::fs::remove_file(old);

@@ -9,15 +9,15 @@
 //! memory on its next contact change, undoing ours (`microsip-formats.md` §2.2, §5).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use similar::TextDiff;
 
 use super::document::ContactsDocument;
 use super::error::ContactsError;
 use crate::apply::atomic::{self, Fingerprint, FsError, WriteOptions};
+use crate::apply::lock;
 use crate::apply::running::{self, MicrosipProcesses, SystemProcesses};
-use crate::apply::{lock, BACKUPS_KEPT};
 use crate::profile::Profile;
 
 /// The file's name: next to the INI (`microsip-formats.md` §2).
@@ -235,60 +235,11 @@ fn verify(path: &Path, planned: &[u8], backup_dir: &Path) -> Result<(), StoreErr
     Ok(())
 }
 
-/// `<profile>\microsip-provision\backups`, created if needed, refused if it is a link.
-fn backup_dir(profile: &Profile) -> Result<PathBuf, FsError> {
-    let tool = profile.tool_dir();
-    let backups = tool.join("backups");
-    for path in [tool, backups.clone()] {
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
-                return Err(FsError::SymlinkRefused { path });
-            }
-            Ok(_) => {}
-            Err(_) => std::fs::create_dir_all(&path).map_err(|source| FsError::Io {
-                path: path.clone(),
-                action: "create the folder",
-                source,
-            })?,
-        }
-    }
-    Ok(backups)
-}
-
 /// Keep the previous file as `backups\Contacts.xml.<UTC timestamp>.bak`, at most
-/// [`BACKUPS_KEPT`] of them.
-pub fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<PathBuf, FsError> {
-    let dir = backup_dir(profile)?;
-    let (year, month, day, hour, minute, second) = crate::report::utc_parts(SystemTime::now());
-    let stamp = format!("{year:04}{month:02}{day:02}T{hour:02}{minute:02}{second:02}Z");
-    let mut path = dir.join(format!("{CONTACTS_FILE}.{stamp}.bak"));
-    let mut n = 1;
-    while path.exists() {
-        path = dir.join(format!("{CONTACTS_FILE}.{stamp}-{n}.bak"));
-        n += 1;
-    }
-    atomic::write_atomic(&path, bytes, &WriteOptions::default())?;
-    let prefix = format!("{CONTACTS_FILE}.");
-    let mut backups: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map_err(|source| FsError::Io {
-            path: dir.clone(),
-            action: "list",
-            source,
-        })?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.starts_with(&prefix) && n.ends_with(".bak")
-            })
-        })
-        .collect();
-    backups.sort();
-    let excess = backups.len().saturating_sub(BACKUPS_KEPT);
-    for old in &backups[..excess] {
-        let _ = std::fs::remove_file(old);
-    }
+/// [`crate::apply::BACKUPS_KEPT`] of them (the same backups as the INI's, [`crate::apply::backup_file`]).
+pub fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsError> {
+    let path = crate::apply::backup_file(profile, CONTACTS_FILE, bytes)?;
+    crate::apply::prune_backups_of(profile, CONTACTS_FILE)?;
     Ok(path)
 }
 

@@ -244,17 +244,7 @@ pub fn atoi(text: &str) -> (i64, bool) {
 /// `YYYY-MM-DDTHH:MM:SSZ` (and the date and time parts) of Unix seconds, in UTC, for any `i64`
 /// a record may hold (proleptic Gregorian calendar).
 pub fn utc_text(time: i64) -> (String, String) {
-    let (days, rem) = (time.div_euclid(86_400), time.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (hour, minute, second) = (rem / 3600, rem % 3600 / 60, rem % 60);
+    let (year, month, day, hour, minute, second) = crate::report::utc_parts_of(time);
     (
         format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"),
         format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}"),

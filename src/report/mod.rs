@@ -171,7 +171,11 @@ pub fn rfc3339_now() -> String {
 /// Year, month, day, hour, minute, second (UTC) of a time, by the civil-from-days algorithm, so
 /// no date crate is needed for a timestamp.
 pub fn utc_parts(time: SystemTime) -> (i64, i64, i64, i64, i64, i64) {
-    let secs = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    utc_parts_of(time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64)
+}
+
+/// [`utc_parts`] of Unix seconds, for any `i64` (proleptic Gregorian calendar).
+pub fn utc_parts_of(secs: i64) -> (i64, i64, i64, i64, i64, i64) {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
