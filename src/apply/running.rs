@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 /// The executable name MicroSIP runs as.
 pub const MICROSIP_EXE: &str = "microsip.exe";
 
+/// The user name that asks [`MicrosipProcesses::find`] for anyone's MicroSIP.
+pub const ANY_USER: &str = "*";
+
 /// A running MicroSIP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunningMicrosip {
@@ -27,7 +30,7 @@ pub struct RunningMicrosip {
 
 /// Access to running MicroSIP processes.
 pub trait MicrosipProcesses {
-    /// A MicroSIP running for `user`, if any.
+    /// A MicroSIP running for `user` ([`ANY_USER`]: for anyone), if any.
     fn find(&self, user: &str) -> Option<RunningMicrosip>;
     /// Ask it to quit the way MicroSIP documents: `microsip.exe /exit`.
     fn request_exit(&self, process: &RunningMicrosip) -> io::Result<()>;
@@ -113,7 +116,7 @@ mod imp {
         PROCESS_QUERY_LIMITED_INFORMATION,
     };
 
-    use super::RunningMicrosip;
+    use super::{RunningMicrosip, ANY_USER};
 
     fn wide_to_string(buffer: &[u16]) -> String {
         let len = buffer.iter().position(|&c| c == 0).unwrap_or(buffer.len());
@@ -190,8 +193,11 @@ mod imp {
                     let pid = entry.th32ProcessID;
                     let (owner, exe_path) = owner_and_exe(pid);
                     // An owner we cannot read counts as this user's: better skip than undo.
-                    let mine = owner
-                        .is_none_or(|o| crate::manifest::normalize_user_name(&o) == wanted_user);
+                    // `*` asks for anyone's MicroSIP.
+                    let mine = user == ANY_USER
+                        || owner.is_none_or(|o| {
+                            crate::manifest::normalize_user_name(&o) == wanted_user
+                        });
                     if mine {
                         found = Some(RunningMicrosip { pid, exe: exe_path });
                         break;

@@ -14,6 +14,7 @@ use std::time::Instant;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, ValueEnum};
 use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mode, RunOptions};
+use microsip_provision::apply::running::{self, MicrosipProcesses, SystemProcesses};
 use microsip_provision::apply::{ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
@@ -538,6 +539,20 @@ fn run(
             eprint!("\r[{n}/{total}] {:.1} s", started.elapsed().as_secs_f64());
         }
     };
+    // One look at the process table for the whole run instead of one per profile: on a file
+    // server no MicroSIP runs here at all, and per-profile scans tripled a no-change run.
+    let mut options = options;
+    if let Mode::Apply(apply) = &mut options.mode {
+        let exe = apply
+            .microsip_exe
+            .clone()
+            .unwrap_or_else(|| running::MICROSIP_EXE.to_string());
+        if apply.if_running != IfRunning::Ignore
+            && SystemProcesses::new(exe).find(running::ANY_USER).is_none()
+        {
+            apply.if_running = IfRunning::Ignore;
+        }
+    }
     let jobs = fleet
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));

@@ -26,6 +26,9 @@ pub struct Users {
     pub rows: Vec<UserRow>,
     /// Where the rows were read: the CSV file, or the manifest for inline rows.
     pub source: PathBuf,
+    /// Normalised user name -> index of its first row, built on the first lookup, so a fleet
+    /// run over thousands of profiles does not scan every row for each profile.
+    index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
 }
 
 /// One user: the value of every column.
@@ -81,10 +84,16 @@ impl Users {
         if wanted.is_empty() {
             return None;
         }
-        self.rows.iter().find(|row| {
-            row.get(&self.key_column)
-                .is_some_and(|name| normalize_user_name(name) == wanted)
-        })
+        let index = self.index.get_or_init(|| {
+            let mut index = std::collections::HashMap::with_capacity(self.rows.len());
+            for (position, row) in self.rows.iter().enumerate() {
+                if let Some(name) = row.get(&self.key_column) {
+                    index.entry(normalize_user_name(name)).or_insert(position);
+                }
+            }
+            index
+        });
+        index.get(&wanted).map(|&position| &self.rows[position])
     }
 
     /// Number of users.
@@ -251,6 +260,7 @@ fn load_rows(
         return None;
     }
     Some(Users {
+        index: Default::default(),
         key_column: key_column.to_string(),
         columns,
         rows: out,
@@ -474,6 +484,7 @@ fn load_csv(
         return None;
     }
     Some(Users {
+        index: Default::default(),
         key_column: key_column.to_string(),
         columns,
         rows,
