@@ -35,3 +35,22 @@ pub fn from_utf16le_bom(bytes: &[u8]) -> String {
         .collect();
     String::from_utf16(&units).expect("valid UTF-16")
 }
+
+/// `examples/`, the shipped example fleet.
+pub fn examples_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// Copy a folder tree (tests work on copies of `examples/`, never on the originals).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}

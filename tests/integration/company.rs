@@ -8,19 +8,6 @@ use std::path::Path;
 
 use crate::common::{bin, utf16le_bom};
 
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_tree(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn apply(root: &Path, profile: &Path) -> (i32, String, String) {
     let output = bin()
         .env("MICROSIP_PROVISION_MICROSIP_EXE", "no-such-microsip.exe")
@@ -45,7 +32,7 @@ fn apply(root: &Path, profile: &Path) -> (i32, String, String) {
 fn directory_merge_and_history_retention() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    copy_tree(
+    crate::common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
         root,
     );
@@ -139,7 +126,7 @@ fn directory_merge_and_history_retention() {
 fn registry_settings_export_as_a_reg_file_and_are_not_faked_off_windows() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
-    copy_tree(
+    crate::common::copy_dir(
         &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples"),
         root,
     );

@@ -25,11 +25,8 @@ use std::time::{Duration, SystemTime};
 use microsip_provision::ini::{CodePage, IniDocument};
 use serde_json::Value;
 
+use crate::common::examples_dir;
 use crate::common::{bin, utf16le_bom};
-
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
-}
 
 /// The example profiles the good ones are copied from.
 const TEMPLATES: [&str; 3] = ["alice", "bob", "carol"];

@@ -5,7 +5,7 @@ use std::fs;
 
 use std::cell::Cell;
 
-use microsip_provision::apply::running::{MicrosipProcesses, RunningMicrosip, SystemProcesses};
+use microsip_provision::apply::running::{MicrosipProcesses, RunningMicrosip};
 use microsip_provision::apply::{self, ApplyOptions, ApplyOutcome, IfRunning, ProfileError};
 use microsip_provision::ini::{CodePage, IniDocument};
 use microsip_provision::manifest::Secret;
@@ -371,7 +371,7 @@ fn the_real_process_table_finds_a_running_microsip() {
     fs::copy("/bin/sleep", &fake).unwrap();
     let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let found = SystemProcesses::new(exe.clone()).find("alice");
+    let found = microsip_provision::apply::running::SystemProcesses::new(exe.clone()).find("alice");
     child.kill().unwrap();
     child.wait().unwrap();
     let found = found.expect("the fake MicroSIP is found");

@@ -17,6 +17,7 @@ use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, DiffTag};
 
 use crate::common::{bin, from_utf16le_bom, utf16le_bom};
+use crate::common::{copy_dir, examples_dir};
 
 /// The example users and the passwords in their secret files (one trailing line break removed;
 /// carol's file ends with CRLF).
@@ -32,23 +33,6 @@ const ENCRYPTED: &str = "3f9a0c1d2e3b4a5f69788796a5b4c3d2";
 /// A time no write of ours can produce: set on files before a run that must not touch them.
 fn long_ago() -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(1_000_000_000)
-}
-
-fn examples_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
 }
 
 /// The result of one run of the binary.
