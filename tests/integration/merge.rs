@@ -371,7 +371,8 @@ fn the_real_process_table_finds_a_running_microsip() {
     fs::copy("/bin/sleep", &fake).unwrap();
     let mut child = std::process::Command::new(&fake).arg("30").spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let found = microsip_provision::apply::running::SystemProcesses::new(exe.clone()).find("alice");
+    use microsip_provision::apply::running::SystemProcesses;
+    let found = SystemProcesses::new(exe.clone()).find("alice");
     child.kill().unwrap();
     child.wait().unwrap();
     let found = found.expect("the fake MicroSIP is found");
