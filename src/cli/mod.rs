@@ -232,13 +232,7 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "error: ")?;
-        if let Some(path) = &self.path {
-            write!(f, "{}:", path.display())?;
-            if let Some((line, column)) = self.position {
-                write!(f, "{line}:{column}:")?;
-            }
-            write!(f, " ")?;
-        }
+        microsip_provision::report::write_location(f, self.path.as_deref(), self.position)?;
         write!(f, "{}", self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, "\nhint: {hint}")?;

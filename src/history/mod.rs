@@ -112,13 +112,7 @@ impl HistoryError {
 
 impl fmt::Display for HistoryError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(path) = &self.path {
-            write!(f, "{}:", path.display())?;
-            if let Some((line, column)) = self.position {
-                write!(f, "{line}:{column}:")?;
-            }
-            write!(f, " ")?;
-        }
+        crate::report::write_location(f, self.path.as_deref(), self.position)?;
         write!(f, "{}", self.message)?;
         if let Some(hint) = &self.hint {
             write!(f, " ({hint})")?;

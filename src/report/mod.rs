@@ -162,6 +162,23 @@ impl EventLog {
     }
 }
 
+/// Write the `path:line:column: ` prefix every error message of this tool starts with (nothing
+/// without a path; no line and column without a position).
+pub fn write_location(
+    f: &mut std::fmt::Formatter<'_>,
+    path: Option<&Path>,
+    position: Option<(usize, usize)>,
+) -> std::fmt::Result {
+    if let Some(path) = path {
+        write!(f, "{}:", path.display())?;
+        if let Some((line, column)) = position {
+            write!(f, "{line}:{column}:")?;
+        }
+        write!(f, " ")?;
+    }
+    Ok(())
+}
+
 /// The current UTC time as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn rfc3339_now() -> String {
     let (year, month, day, hour, minute, second) = utc_parts(SystemTime::now());
