@@ -223,13 +223,15 @@ pub fn run_fleet(
                 report.error = Some(format!("{}: {reason}", path.display()));
                 report
             }
-            Discovered::Superseded { user, path, by } => {
+            Discovered::Superseded {
+                user,
+                path,
+                by,
+                reason,
+            } => {
                 let mut report =
                     ProfileReport::new(user, path, Outcome::Skipped, Default::default());
-                report.error = Some(format!(
-                    "an older roaming profile version; {} is used instead",
-                    by.display()
-                ));
+                report.error = Some(format!("{reason}; {} is used instead", by.display()));
                 report
             }
         };

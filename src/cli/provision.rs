@@ -490,7 +490,9 @@ fn run(
         return Ok(summary);
     };
 
-    let discovered = discover(root, &fleet.layout).map_err(|e| Failure {
+    // A folder whose whole name is a manifest user (`john.DOE`) is not read as a domain form.
+    let is_user = |name: &str| loaded.users.find(name).is_some();
+    let discovered = discover(root, &fleet.layout, is_user).map_err(|e| Failure {
         path: Some(root.clone()),
         position: None,
         message: e.to_string(),

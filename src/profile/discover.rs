@@ -2,8 +2,51 @@
 //!
 //! An admin points the tool at a share of roaming profiles or at `C:\Users`. A layout pattern
 //! (default `{user}/AppData/Roaming/MicroSIP`) says where MicroSIP's folder sits below each user
-//! folder. Roaming-profile version suffixes (`jdoe.V2` … `jdoe.V6`) map to the user `jdoe`; when two
-//! folders map to one user the newest profile version wins and the other is reported.
+//! folder.
+//!
+//! # Whose folder is it
+//!
+//! Windows does not always name a profile folder after its user. When the name is taken it
+//! appends the NetBIOS domain (or, for a local account, computer) name, `jdoe.CORP`; when that is
+//! taken too, a three-digit counter, `jdoe.CORP.000`, `jdoe.CORP.001` (or `jdoe.000`); and a
+//! roaming profile ends in its version, `jdoe.V2` … `jdoe.V6`, after all of that
+//! (`jdoe.CORP.V6`).
+//! User names may contain dots themselves (`john.doe`), so a folder name is never cut at its first
+//! dot. [`parse_folder_name`] peels suffixes off the right, each kind at most once and in this
+//! order:
+//!
+//! 1. `.Vn` / `.vn`, n from 2 to 99: the roaming-profile version;
+//! 2. `.nnn`, exactly three digits: the conflict counter;
+//! 3. `.DOMAIN`, only when it looks the way Windows writes a NetBIOS name: 1–15 ASCII letters,
+//!    digits or `-`, at least one letter, no lower case. `jdoe.corp` and `john.doe` keep their
+//!    dots; `john.DOE` reads as `john`.
+//!
+//! The manifest has the last word: [`resolve_folder_name`] takes the longest reading of the name
+//! that is a known user (whole name first, then without the version, then without the counter,
+//! then without the domain), so with a user `john.doe` in the manifest the folder `john.DOE` is
+//! his, not `john`'s. When no reading is known the fully peeled one is used, and the fleet run
+//! reports that user as not in the manifest.
+//!
+//! # One profile per user
+//!
+//! Folders that map to the same user (compared case-insensitively, as the users table compares
+//! names) yield one profile; every other folder of that user that holds MicroSIP is reported as
+//! superseded (skipped) and names the folder used instead. The newest profile wins, decided by the
+//! first of these that differs:
+//!
+//! 1. the higher roaming-profile version (`.V6` over `.V2` over none): the newer Windows wrote it;
+//! 2. the more recently modified `microsip.ini` (a folder without one comes last): MicroSIP
+//!    rewrites its INI as it is used (settings, window position on exit), so this is the profile
+//!    the user actually runs; and as an apply only ever writes the winner, the choice stays put
+//!    from run to run;
+//! 3. the name Windows gave later: a higher conflict counter over a lower one over none, then a
+//!    domain form over the plain name, since Windows only adds those when the shorter name is
+//!    already taken;
+//! 4. the folder name in byte order, so the choice never depends on the order the root is listed.
+//!
+//! The choice is thus fixed by the tree's names and modification times alone. Folders without a
+//! MicroSIP folder take no part; a refused folder is reported as such and never blocks another
+//! folder of the same user.
 //!
 //! A user can plant a symbolic link, junction or other reparse point in their own profile to turn
 //! an admin's run against another file, so no component below the root is ever followed through a
@@ -39,6 +82,8 @@ pub enum Discovered {
         path: PathBuf,
         /// The folder used instead.
         by: PathBuf,
+        /// Why this one was passed over, for the report.
+        reason: String,
     },
 }
 
@@ -64,7 +109,8 @@ pub enum DiscoverError {
 }
 
 /// Split a user folder name into the user and its roaming-profile version: `jdoe.V6` -> (`jdoe`,
-/// 6); a folder without a suffix is version 1.
+/// 6); a folder without a suffix is version 1. Only the version is looked at: see
+/// [`parse_folder_name`] for the whole name.
 pub fn profile_version(folder: &str) -> (&str, u32) {
     if let Some((user, suffix)) = folder.rsplit_once('.') {
         if let Some(digits) = suffix.strip_prefix(['V', 'v']) {
@@ -78,11 +124,132 @@ pub fn profile_version(folder: &str) -> (&str, u32) {
     (folder, 1)
 }
 
+/// A user folder's name read as Windows builds it: `<user>[.<DOMAIN>][.<nnn>][.V<n>]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderName<'a> {
+    /// The user the folder belongs to: a prefix of the folder name.
+    pub user: &'a str,
+    /// The NetBIOS domain (or computer) name Windows appended on a name conflict (`CORP`).
+    pub domain: Option<&'a str>,
+    /// The conflict counter Windows appended after that (`.000` -> 0, `.001` -> 1).
+    pub conflict: Option<u16>,
+    /// The roaming-profile version (`.V6` -> 6); 1 without a suffix.
+    pub version: u32,
+}
+
+impl<'a> FolderName<'a> {
+    /// The whole folder name as the user, with no suffix.
+    fn whole(folder: &'a str) -> Self {
+        FolderName {
+            user: folder,
+            domain: None,
+            conflict: None,
+            version: 1,
+        }
+    }
+}
+
+/// `jdoe.000` -> (`jdoe`, 0): exactly three ASCII digits after the last dot, something before it.
+fn split_conflict(name: &str) -> Option<(&str, u16)> {
+    let (user, suffix) = name.rsplit_once('.')?;
+    let is_counter = suffix.len() == 3 && suffix.bytes().all(|b| b.is_ascii_digit());
+    (is_counter && !user.is_empty()).then(|| (user, suffix.parse().expect("three digits")))
+}
+
+/// `jdoe.CORP` -> (`jdoe`, `CORP`): a last suffix shaped like a NetBIOS name as Windows writes it
+/// (1–15 ASCII letters, digits or `-`, at least one letter, no lower case), something before it.
+fn split_domain(name: &str) -> Option<(&str, &str)> {
+    let (user, suffix) = name.rsplit_once('.')?;
+    let is_netbios = (1..=15).contains(&suffix.len())
+        && suffix
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'-')
+        && suffix.bytes().any(|b| b.is_ascii_uppercase());
+    (is_netbios && !user.is_empty()).then_some((user, suffix))
+}
+
+/// Every reading of a folder name, longest user first: the whole name, then without the
+/// roaming version, then without the conflict counter, then without the domain (each step only
+/// when that suffix is there). At most four, so no allocation.
+fn readings(folder: &str) -> impl Iterator<Item = FolderName<'_>> {
+    let mut out = [None; 4];
+    let mut current = FolderName::whole(folder);
+    out[0] = Some(current);
+    let (user, version) = profile_version(folder);
+    if version != 1 {
+        current = FolderName {
+            user,
+            version,
+            ..current
+        };
+        out[1] = Some(current);
+    }
+    if let Some((user, conflict)) = split_conflict(current.user) {
+        current = FolderName {
+            user,
+            conflict: Some(conflict),
+            ..current
+        };
+        out[2] = Some(current);
+    }
+    if let Some((user, domain)) = split_domain(current.user) {
+        current = FolderName {
+            user,
+            domain: Some(domain),
+            ..current
+        };
+        out[3] = Some(current);
+    }
+    out.into_iter().flatten()
+}
+
+/// Read a user folder name with every Windows suffix peeled off (see the module doc):
+/// `jdoe.CORP.001.V6` -> user `jdoe`, domain `CORP`, conflict 1, version 6; `john.doe` and
+/// `jdoe.corp` stay whole (a dot in a user name, a suffix in lower case).
+pub fn parse_folder_name(folder: &str) -> FolderName<'_> {
+    readings(folder)
+        .last()
+        .unwrap_or_else(|| FolderName::whole(folder))
+}
+
+/// Read a user folder name, preferring what the manifest knows: the longest reading whose user
+/// `is_user` accepts (the whole folder name first), else [`parse_folder_name`]. With a manifest
+/// user `john.doe`, the folder `john.DOE` is `john.doe`'s; without one, it is `john`'s.
+pub fn resolve_folder_name<'a>(folder: &'a str, is_user: impl Fn(&str) -> bool) -> FolderName<'a> {
+    let mut last = FolderName::whole(folder);
+    for reading in readings(folder) {
+        if is_user(reading.user) {
+            return reading;
+        }
+        last = reading;
+    }
+    last
+}
+
 /// What walking one user folder found: a MicroSIP folder, none, or a refusal (path, reason).
 type Walk = Result<Option<PathBuf>, (PathBuf, String)>;
 
-/// One user folder: its roaming-profile version, its name, and what walking it found.
-type Candidate = (u32, String, Walk);
+/// One user folder: its name, how it was read and what walking it found.
+struct Candidate {
+    /// The user folder's name.
+    folder: String,
+    /// The user is `folder[..user_len]`.
+    user_len: usize,
+    /// The roaming-profile version.
+    version: u32,
+    /// The Windows conflict counter, if any.
+    conflict: Option<u16>,
+    /// Whether a domain suffix was peeled off.
+    domain: bool,
+    /// What walking it found.
+    walk: Walk,
+}
+
+impl Candidate {
+    fn user(&self) -> &str {
+        &self.folder[..self.user_len]
+    }
+}
 
 /// Is this path a link of any kind (symlink, junction, other reparse point)?
 fn is_link(meta: &std::fs::Metadata) -> bool {
@@ -139,8 +306,22 @@ fn walk_no_links(base: &Path, rest: &[&str]) -> Walk {
     Ok(Some(path))
 }
 
-/// Find every MicroSIP profile under `root` laid out as `layout`, in user-name order.
-pub fn discover(root: &Path, layout: &str) -> Result<Vec<Discovered>, DiscoverError> {
+/// Find every MicroSIP profile under `root` laid out as `layout`, in user order.
+///
+/// `is_user` says whether a name is a user of the manifest (e.g.
+/// `|name| users.find(name).is_some()`); it decides between readings of a folder name as
+/// [`resolve_folder_name`] does (`|_| false` takes every Windows suffix off). Folders mapping to
+/// one user yield one [`Discovered::Profile`], chosen as the module doc says (roaming version,
+/// then `microsip.ini` modification time, then the name Windows gave later, then the folder name);
+/// the others that hold MicroSIP are [`Discovered::Superseded`] by it.
+///
+/// Memory is one small record per user folder; modification times are only read for users with
+/// more than one candidate folder.
+pub fn discover(
+    root: &Path,
+    layout: &str,
+    is_user: impl Fn(&str) -> bool,
+) -> Result<Vec<Discovered>, DiscoverError> {
     let parts: Vec<&str> = layout
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != ".")
@@ -161,12 +342,12 @@ pub fn discover(root: &Path, layout: &str) -> Result<Vec<Discovered>, DiscoverEr
         source,
     })?;
 
-    // user (folded) -> candidates (version, folder name, result)
+    // user (as the users table compares names) -> its folders
     let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
     for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+        let folder = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let result = match std::fs::symlink_metadata(&path) {
+        let walk = match std::fs::symlink_metadata(&path) {
             Ok(meta) if is_link(&meta) => Err((
                 path.clone(),
                 "the user folder is a symbolic link, junction or reparse point; refusing to follow it"
@@ -176,38 +357,73 @@ pub fn discover(root: &Path, layout: &str) -> Result<Vec<Discovered>, DiscoverEr
             Ok(_) => walk_no_links(&path, rest),
             Err(e) => Err((path.clone(), format!("cannot inspect it: {e}"))),
         };
-        let (user, version) = profile_version(&name);
-        by_user
-            .entry(user.to_lowercase())
-            .or_default()
-            .push((version, name.clone(), result));
+        let name = resolve_folder_name(&folder, &is_user);
+        // A name the users table reads as empty (`@x`) cannot match a user: keep it apart.
+        let key = match crate::manifest::normalize_user_name(name.user) {
+            key if key.is_empty() => name.user.to_lowercase(),
+            key => key,
+        };
+        let candidate = Candidate {
+            user_len: name.user.len(),
+            version: name.version,
+            conflict: name.conflict,
+            domain: name.domain.is_some(),
+            folder,
+            walk,
+        };
+        by_user.entry(key).or_default().push(candidate);
     }
 
     let mut found = Vec::new();
     for (_, mut candidates) in by_user {
-        // Newest profile version first; only folders that hold MicroSIP count.
-        candidates.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
-        let mut winner: Option<PathBuf> = None;
-        for (_, folder, result) in candidates {
-            let (user, _) = profile_version(&folder);
-            match result {
+        let usable = candidates
+            .iter()
+            .filter(|c| matches!(c.walk, Ok(Some(_))))
+            .count();
+        if usable > 1 {
+            candidates.sort_by_cached_key(|c| {
+                let modified = match &c.walk {
+                    Ok(Some(dir)) => std::fs::symlink_metadata(dir.join("microsip.ini"))
+                        .and_then(|meta| meta.modified())
+                        .ok(),
+                    _ => None,
+                };
+                // Newest first: every part but the folder name is reversed.
+                (
+                    std::cmp::Reverse((c.version, modified, c.conflict, c.domain)),
+                    c.folder.clone(),
+                )
+            });
+        } else {
+            candidates.sort_by(|a, b| a.folder.cmp(&b.folder));
+        }
+        let mut winner: Option<(PathBuf, u32)> = None;
+        for candidate in candidates {
+            let user = candidate.user().to_string();
+            match candidate.walk {
                 Ok(None) => {}
                 Ok(Some(dir)) => match &winner {
                     None => {
-                        winner = Some(dir.clone());
+                        winner = Some((dir.clone(), candidate.version));
                         found.push(Discovered::Profile(Profile::in_dir(dir, user)));
                     }
-                    Some(by) => found.push(Discovered::Superseded {
-                        user: user.to_string(),
+                    Some((by, version)) => found.push(Discovered::Superseded {
+                        user,
                         path: dir,
                         by: by.clone(),
+                        reason: if candidate.version < *version {
+                            format!(
+                                "an older roaming profile version (V{} < V{version})",
+                                candidate.version
+                            )
+                        } else {
+                            "another folder of the same user holds a newer profile (a newer \
+                             microsip.ini, or a name Windows gave later)"
+                                .to_string()
+                        },
                     }),
                 },
-                Err((path, reason)) => found.push(Discovered::Refused {
-                    user: user.to_string(),
-                    path,
-                    reason,
-                }),
+                Err((path, reason)) => found.push(Discovered::Refused { user, path, reason }),
             }
         }
     }
@@ -230,9 +446,11 @@ mod tests {
     #[test]
     fn layouts_must_start_with_the_user() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(discover(dir.path(), "MicroSIP/{user}").is_err());
-        assert!(discover(dir.path(), "{user}/../x").is_err());
-        assert!(discover(dir.path(), "{user}/MicroSIP").unwrap().is_empty());
+        assert!(discover(dir.path(), "MicroSIP/{user}", |_| false).is_err());
+        assert!(discover(dir.path(), "{user}/../x", |_| false).is_err());
+        assert!(discover(dir.path(), "{user}/MicroSIP", |_| false)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -254,7 +472,7 @@ mod tests {
             )
             .unwrap();
         }
-        let found = discover(root.path(), "{user}/MicroSIP").unwrap();
+        let found = discover(root.path(), "{user}/MicroSIP", |_| false).unwrap();
         let profiles: Vec<_> = found
             .iter()
             .filter_map(|d| match d {
@@ -276,5 +494,246 @@ mod tests {
         assert!(found
             .iter()
             .any(|d| matches!(d, Discovered::Refused { user, .. } if user == "mallory")));
+    }
+
+    /// `parse_folder_name` as a tuple (user, domain, conflict, version), for short assertions.
+    fn parsed(folder: &str) -> (&str, Option<&str>, Option<u16>, u32) {
+        let name = parse_folder_name(folder);
+        (name.user, name.domain, name.conflict, name.version)
+    }
+
+    #[test]
+    fn dotted_user_names_stay_whole() {
+        assert_eq!(parsed("john.doe"), ("john.doe", None, None, 1));
+        assert_eq!(parsed("john.doe.V2"), ("john.doe", None, None, 2));
+        assert_eq!(parsed("a.b.c"), ("a.b.c", None, None, 1));
+        assert_eq!(parsed("jdoe"), ("jdoe", None, None, 1));
+    }
+
+    #[test]
+    fn domain_forms_map_to_the_user() {
+        assert_eq!(parsed("jdoe.CORP"), ("jdoe", Some("CORP"), None, 1));
+        assert_eq!(parsed("jdoe.CORP.V6"), ("jdoe", Some("CORP"), None, 6));
+        assert_eq!(parsed("jdoe.CORP.001"), ("jdoe", Some("CORP"), Some(1), 1));
+        assert_eq!(
+            parsed("jdoe.CORP.001.V6"),
+            ("jdoe", Some("CORP"), Some(1), 6)
+        );
+        assert_eq!(parsed("john.doe.CORP"), ("john.doe", Some("CORP"), None, 1));
+        // A computer name (local account), digits and `-` as NetBIOS allows, 15 characters.
+        assert_eq!(parsed("jdoe.PC-0042"), ("jdoe", Some("PC-0042"), None, 1));
+        assert_eq!(
+            parsed("jdoe.ABCDEFGHIJKLMNO"),
+            ("jdoe", Some("ABCDEFGHIJKLMNO"), None, 1)
+        );
+    }
+
+    #[test]
+    fn conflict_counters_map_to_the_user() {
+        assert_eq!(parsed("jdoe.000"), ("jdoe", None, Some(0), 1));
+        assert_eq!(parsed("jdoe.042.v3"), ("jdoe", None, Some(42), 3));
+        assert_eq!(parsed("john.doe.001"), ("john.doe", None, Some(1), 1));
+        // Not three digits: part of the name.
+        assert_eq!(parsed("jdoe.00"), ("jdoe.00", None, None, 1));
+        assert_eq!(parsed("jdoe.0001"), ("jdoe.0001", None, None, 1));
+        assert_eq!(parsed("jdoe.2024"), ("jdoe.2024", None, None, 1));
+    }
+
+    #[test]
+    fn only_what_windows_writes_is_a_domain() {
+        // Lower or mixed case: Windows writes the NetBIOS name in upper case; a user name part.
+        assert_eq!(parsed("jdoe.corp"), ("jdoe.corp", None, None, 1));
+        assert_eq!(parsed("jdoe.Corp"), ("jdoe.Corp", None, None, 1));
+        assert_eq!(parsed("jdoe.corp.V2"), ("jdoe.corp", None, None, 2));
+        // Too long for NetBIOS, a character NetBIOS domains do not use, no letter at all.
+        assert_eq!(
+            parse_folder_name("jdoe.ABCDEFGHIJKLMNOP").user,
+            "jdoe.ABCDEFGHIJKLMNOP"
+        );
+        assert_eq!(parse_folder_name("jdoe.CO_RP").user, "jdoe.CO_RP");
+        assert_eq!(parse_folder_name("jdoe.12").user, "jdoe.12");
+        assert_eq!(parse_folder_name("jdoe.-").user, "jdoe.-");
+        // Each suffix once, in Windows' order only: `.V6` is not a domain in front of `.CORP`.
+        assert_eq!(parsed("jdoe.V6.CORP"), ("jdoe.V6", Some("CORP"), None, 1));
+        assert_eq!(parsed("jdoe.A.B"), ("jdoe.A", Some("B"), None, 1));
+    }
+
+    #[test]
+    fn a_suffix_alone_is_a_name() {
+        assert_eq!(parsed(".V2"), (".V2", None, None, 1));
+        assert_eq!(parsed("jdoe.V2"), ("jdoe", None, None, 2));
+        assert_eq!(parsed(".CORP"), (".CORP", None, None, 1));
+        assert_eq!(parsed(".000"), (".000", None, None, 1));
+        assert_eq!(parsed("CORP.000"), ("CORP", None, Some(0), 1));
+        assert_eq!(parsed("."), (".", None, None, 1));
+        assert_eq!(parsed(""), ("", None, None, 1));
+    }
+
+    #[test]
+    fn a_known_user_wins_over_peeling() {
+        let known = |name: &str| ["john.doe", "jdoe", "ops.v2"].contains(&name);
+        // The whole name is a user (the users table ignores case, so the predicate decides).
+        let known_ci = |name: &str| known(&name.to_lowercase());
+        assert_eq!(resolve_folder_name("john.DOE", known_ci).user, "john.DOE");
+        assert_eq!(resolve_folder_name("john.DOE", |_| false).user, "john");
+        // The longest known reading, version kept when it was peeled off.
+        let name = resolve_folder_name("john.DOE.V6", known_ci);
+        assert_eq!(
+            (name.user, name.domain, name.version),
+            ("john.DOE", None, 6)
+        );
+        let name = resolve_folder_name("jdoe.CORP.000.V6", known);
+        assert_eq!(
+            (name.user, name.domain, name.conflict, name.version),
+            ("jdoe", Some("CORP"), Some(0), 6)
+        );
+        // A user named like a roaming suffix keeps it.
+        let name = resolve_folder_name("ops.V2", known_ci);
+        assert_eq!((name.user, name.version), ("ops.V2", 1));
+        // Nobody known: every suffix off.
+        assert_eq!(resolve_folder_name("anna.CORP.001", known).user, "anna");
+    }
+
+    /// A user folder with `MicroSIP/microsip.ini` modified at `mtime` seconds after an epoch.
+    fn profile_folder(root: &Path, folder: &str, mtime: Option<u64>) -> PathBuf {
+        let dir = root.join(folder).join("MicroSIP");
+        std::fs::create_dir_all(&dir).unwrap();
+        if let Some(seconds) = mtime {
+            let ini = std::fs::File::create(dir.join("microsip.ini")).unwrap();
+            let at =
+                std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + seconds);
+            ini.set_modified(at).unwrap();
+        }
+        dir
+    }
+
+    /// (user, folder used) of every profile, and (user, folder, by) of every superseded one.
+    #[allow(clippy::type_complexity)]
+    fn outcome(
+        root: &Path,
+        found: &[Discovered],
+    ) -> (Vec<(String, String)>, Vec<(String, String, String)>) {
+        let folder = |path: &Path| {
+            let relative = path.strip_prefix(root).unwrap();
+            let first = relative.components().next().unwrap();
+            first.as_os_str().to_string_lossy().into_owned()
+        };
+        let mut profiles = Vec::new();
+        let mut superseded = Vec::new();
+        for item in found {
+            match item {
+                Discovered::Profile(p) => profiles.push((p.user.clone(), folder(&p.dir))),
+                Discovered::Superseded { user, path, by, .. } => {
+                    superseded.push((user.clone(), folder(path), folder(by)))
+                }
+                Discovered::Refused { .. } => {}
+            }
+        }
+        (profiles, superseded)
+    }
+
+    #[test]
+    fn domain_forms_are_one_user_and_the_newest_profile_wins() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        // Same version: the more recently used microsip.ini wins, whatever the names.
+        profile_folder(root, "jdoe", Some(200));
+        profile_folder(root, "jdoe.CORP", Some(100));
+        // Same version, same time: the name Windows gave later wins.
+        profile_folder(root, "anna", Some(0));
+        profile_folder(root, "anna.CORP", Some(0));
+        profile_folder(root, "anna.CORP.000", Some(0));
+        profile_folder(root, "anna.CORP.001", Some(0));
+        // A higher version beats a newer INI; no INI comes last.
+        profile_folder(root, "bob.CORP", Some(500));
+        profile_folder(root, "bob.V6", Some(1));
+        profile_folder(root, "carl", None);
+        profile_folder(root, "carl.CORP", Some(0));
+        // Different users despite the dots.
+        profile_folder(root, "john.doe", Some(0));
+        profile_folder(root, "john", Some(0));
+        profile_folder(root, "jdoe.corp", Some(0));
+        let found = discover(root, "{user}/MicroSIP", |_| false).unwrap();
+        let (profiles, superseded) = outcome(root, &found);
+        let pairs = |items: &[(&str, &str)]| {
+            items
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            profiles,
+            pairs(&[
+                ("anna", "anna.CORP.001"),
+                ("bob", "bob.V6"),
+                ("carl", "carl.CORP"),
+                ("jdoe", "jdoe"),
+                ("jdoe.corp", "jdoe.corp"),
+                ("john", "john"),
+                ("john.doe", "john.doe"),
+            ])
+        );
+        let triples = |items: &[(&str, &str, &str)]| {
+            items
+                .iter()
+                .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            superseded,
+            triples(&[
+                ("anna", "anna.CORP.000", "anna.CORP.001"),
+                ("anna", "anna.CORP", "anna.CORP.001"),
+                ("anna", "anna", "anna.CORP.001"),
+                ("bob", "bob.CORP", "bob.V6"),
+                ("carl", "carl", "carl.CORP"),
+                ("jdoe", "jdoe.CORP", "jdoe"),
+            ])
+        );
+    }
+
+    #[test]
+    fn the_manifest_decides_between_readings() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        profile_folder(root, "john.DOE", Some(0));
+        profile_folder(root, "john", Some(5));
+        let known = |name: &str| name.eq_ignore_ascii_case("john.doe") || name == "john";
+        let found = discover(root, "{user}/MicroSIP", known).unwrap();
+        let (profiles, superseded) = outcome(root, &found);
+        assert_eq!(
+            profiles,
+            [
+                ("john".to_string(), "john".to_string()),
+                ("john.DOE".to_string(), "john.DOE".to_string()),
+            ]
+        );
+        assert!(superseded.is_empty());
+        // Without that user, `john.DOE` is a domain form of `john`, and older.
+        let found = discover(root, "{user}/MicroSIP", |name: &str| name == "john").unwrap();
+        let (profiles, superseded) = outcome(root, &found);
+        assert_eq!(profiles, [("john".to_string(), "john".to_string())]);
+        assert_eq!(
+            superseded,
+            [(
+                "john".to_string(),
+                "john.DOE".to_string(),
+                "john".to_string()
+            )]
+        );
+    }
+
+    #[test]
+    fn equal_candidates_are_decided_by_the_folder_name() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        // Same version, time and Windows order: the folder name decides.
+        profile_folder(root, "JDoe", Some(0));
+        profile_folder(root, "jdoe", Some(0));
+        let first = discover(root, "{user}/MicroSIP", |_| false).unwrap();
+        let (profiles, superseded) = outcome(root, &first);
+        assert_eq!(profiles, [("JDoe".to_string(), "JDoe".to_string())]);
+        assert_eq!(superseded.len(), 1);
+        assert_eq!(discover(root, "{user}/MicroSIP", |_| false).unwrap(), first);
     }
 }

@@ -6,6 +6,7 @@ mod common;
 mod company;
 mod contacts;
 mod deploy;
+mod discovery;
 mod fleet;
 mod history;
 mod ini_cli;
