@@ -69,16 +69,15 @@ pub enum FsError {
         /// The file that changed.
         path: PathBuf,
     },
-    /// Another process held the sidecar lock for longer than the allowed wait.
+    /// Another process held the folder's lock for longer than the allowed wait.
     #[error(
-        "gave up after {:.1} s waiting for the lock {}: another microsip-provision is running on \
-         this file; let it finish and retry (the lock is released when that process exits, even \
-         if the lock file stays)",
+        "gave up after {:.1} s waiting for the lock on {}: another microsip-provision is working \
+         in this folder; let it finish and retry (the lock is released when that process exits)",
         .waited.as_secs_f64(),
         .path.display()
     )]
     LockTimeout {
-        /// The lock file (`.<file name>.mpv-lock` next to the target).
+        /// What is locked ([`super::lock::lock_path_for`]).
         path: PathBuf,
         /// How long we waited.
         waited: Duration,
@@ -191,6 +190,11 @@ pub struct WriteOptions {
     /// [`FsError::ChangedSinceRead`] is returned. `None` skips the check (also the value to pass
     /// when the file did not exist at read time).
     pub if_unchanged_since: Option<Fingerprint>,
+    /// Unix: leave out the fsync of the folder after the rename, because the caller makes the
+    /// whole run durable at its end ([`sync_file_system`], one call instead of one per file).
+    /// The file's own content is flushed before the rename either way, so a crash can never
+    /// leave a truncated file: at worst the rename is undone and the old file is back.
+    pub defer_folder_sync: bool,
 }
 
 /// What [`write_atomic`] did.
@@ -405,12 +409,7 @@ fn write_atomic_impl(
 
     // 2. + 3. Compare with the current content.
     let (existing, existing_meta) = match open_no_follow(path)? {
-        Some((mut file, meta)) => {
-            let mut current = Vec::with_capacity(meta.len() as usize);
-            file.read_to_end(&mut current)
-                .map_err(|e| FsError::io(path, "read", e))?;
-            (Some(current), Some(meta))
-        }
+        Some((mut file, meta)) => (Some(read_all(&mut file, &meta, path)?), Some(meta)),
         None => (None, None),
     };
     if existing.as_deref() == Some(bytes) {
@@ -441,9 +440,38 @@ fn write_atomic_impl(
 
     // 5. Replace.
     before_replace(path);
-    replace(&temp, path, existing.is_some())?;
+    replace(&temp, path, existing.is_some(), options.defer_folder_sync)?;
     guard.path = None; // the temp name no longer exists
     Ok(WriteOutcome::Written)
+}
+
+/// Make every write so far on the file system holding `path` durable: the end of a run whose
+/// writes used [`WriteOptions::defer_folder_sync`]. Linux: `syncfs` of that file system; other
+/// Unix: `sync`. Windows: nothing to do (`ReplaceFileW` and write-through moves are recorded by
+/// the file system's own journal).
+pub fn sync_file_system(path: &Path) -> Result<(), FsError> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let dir = File::open(path).map_err(|e| FsError::io(path, "open", e))?;
+        // SAFETY: `syncfs` only reads the descriptor, which stays open for the call.
+        if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+            return Err(FsError::io(
+                path,
+                "flush the file system",
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    #[cfg(all(unix, not(target_os = "linux")))]
+    {
+        let _ = path;
+        // SAFETY: `sync` takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+    }
+    #[cfg(windows)]
+    let _ = path;
+    Ok(())
 }
 
 /// Removes the temp file on every early return of [`write_atomic`].
@@ -488,10 +516,17 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
     let Some((mut file, meta)) = open_no_follow(path)? else {
         return Ok(None);
     };
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.read_to_end(&mut bytes)
+    Ok(Some(read_all(&mut file, &meta, path)?))
+}
+
+/// The rest of an open file, sized from its metadata: one read for the content and one that
+/// sees the end (`File::read_to_end` would ask for the size and position again first).
+fn read_all(file: &mut File, meta: &Metadata, path: &Path) -> Result<Vec<u8>, FsError> {
+    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    Read::take(file, u64::MAX)
+        .read_to_end(&mut bytes)
         .map_err(|e| FsError::io(path, "read", e))?;
-    Ok(Some(bytes))
+    Ok(bytes)
 }
 
 /// Open `path` for reading, refusing a link or a directory, `None` if absent. Returns the handle's
@@ -500,78 +535,70 @@ fn open_no_follow(path: &Path) -> Result<Option<(File, Metadata)>, FsError> {
     open_checked(path, OpenOptions::new().read(true), "read")
 }
 
-/// Open `path` with `options` and make sure the handle is a regular file that was not reached
-/// through a link. Unix: `lstat`, open, then compare the handle's device and inode with the
-/// `lstat` (a link swapped in between is detected and the open retried or refused). Windows: the
-/// open itself uses `FILE_FLAG_OPEN_REPARSE_POINT`, so a link is opened as itself and its
-/// attributes reveal it.
+/// Open `path` with `options` and make sure the handle is not a folder and was not reached
+/// through a link at `path` itself. Unix: the open uses `O_NOFOLLOW`, so the kernel refuses a
+/// symbolic link in the same step that opens the file (no window for a link swapped in between),
+/// and the handle's own metadata rules out a folder. Windows: the open uses
+/// `FILE_FLAG_OPEN_REPARSE_POINT`, so a link is opened as itself and its attributes reveal it.
 pub(crate) fn open_checked(
     path: &Path,
     options: &OpenOptions,
     action: &'static str,
 ) -> Result<Option<(File, Metadata)>, FsError> {
-    let refuse_kind = |meta: &Metadata| -> Result<(), FsError> {
-        if is_link(meta) {
-            return Err(FsError::SymlinkRefused {
-                path: path.to_path_buf(),
-            });
-        }
-        if meta.is_dir() {
-            return Err(FsError::IsADirectory {
-                path: path.to_path_buf(),
-            });
-        }
-        Ok(())
+    let refused = || FsError::SymlinkRefused {
+        path: path.to_path_buf(),
     };
+    let mut options = options.clone();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    }
     #[cfg(windows)]
-    let options = {
+    {
         use std::os::windows::fs::OpenOptionsExt;
         use windows_sys::Win32::Storage::FileSystem::FILE_FLAG_OPEN_REPARSE_POINT;
-        let mut options = options.clone();
         options.custom_flags(FILE_FLAG_OPEN_REPARSE_POINT);
-        options
-    };
-    for _ in 0..3 {
-        let before = match fs::symlink_metadata(path) {
-            Ok(meta) => {
-                refuse_kind(&meta)?;
-                Some(meta)
-            }
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(FsError::io(path, "inspect", e)),
-        };
-        let file = match options.open(path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(FsError::io(path, action, e)),
-        };
-        let meta = file
-            .metadata()
-            .map_err(|e| FsError::io(path, "inspect", e))?;
-        refuse_kind(&meta)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::MetadataExt;
-            // With `create`, the file may not have existed at the `lstat`: look again.
-            let after = match before {
-                Some(m) => m,
-                None => match fs::symlink_metadata(path) {
-                    Ok(m) => m,
-                    Err(_) => continue,
-                },
-            };
-            refuse_kind(&after)?;
-            if after.dev() != meta.dev() || after.ino() != meta.ino() {
-                continue; // replaced between lstat and open: look again
-            }
-        }
-        #[cfg(not(unix))]
-        let _ = before;
-        return Ok(Some((file, meta)));
     }
-    Err(FsError::ChangedSinceRead {
-        path: path.to_path_buf(),
-    })
+    // Windows opens a folder only with backup semantics, so it would answer "access denied":
+    // name it properly first (the handle's attributes below catch a swap).
+    #[cfg(not(unix))]
+    match fs::symlink_metadata(path) {
+        Ok(meta) if is_link(&meta) => return Err(refused()),
+        Ok(meta) if meta.is_dir() => {
+            return Err(FsError::IsADirectory {
+                path: path.to_path_buf(),
+            })
+        }
+        _ => {}
+    }
+    let file = match options.open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        // `O_NOFOLLOW` on a link: ELOOP (Linux, macOS), EMLINK (FreeBSD), EFTYPE (NetBSD).
+        #[cfg(unix)]
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EMLINK)) => {
+            return Err(refused())
+        }
+        Err(e) if e.kind() == ErrorKind::IsADirectory => {
+            return Err(FsError::IsADirectory {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(FsError::io(path, action, e)),
+    };
+    let meta = file
+        .metadata()
+        .map_err(|e| FsError::io(path, "inspect", e))?;
+    if is_link(&meta) {
+        return Err(refused());
+    }
+    if meta.is_dir() {
+        return Err(FsError::IsADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(Some((file, meta)))
 }
 
 /// Create the temp file next to the target with `create_new`, skipping names already taken.
@@ -633,8 +660,16 @@ fn copy_unix_owner_and_mode(file: &File, temp: &Path, existing: &Metadata) -> Re
 
 /// Move `temp` over `target` (Unix).
 #[cfg(not(windows))]
-fn replace(temp: &Path, target: &Path, _target_existed: bool) -> Result<(), FsError> {
+fn replace(
+    temp: &Path,
+    target: &Path,
+    _target_existed: bool,
+    defer_folder_sync: bool,
+) -> Result<(), FsError> {
     fs::rename(temp, target).map_err(|e| FsError::io(target, "replace", e))?;
+    if defer_folder_sync {
+        return Ok(());
+    }
     // Make the rename itself durable. Some file systems cannot fsync a directory (EINVAL):
     // the rename has happened, so that is not worth failing for.
     let dir = parent_dir(target);
@@ -650,7 +685,12 @@ fn replace(temp: &Path, target: &Path, _target_existed: bool) -> Result<(), FsEr
 
 /// Move `temp` over `target` (Windows): see [`write_atomic`] for the choice of calls.
 #[cfg(windows)]
-fn replace(temp: &Path, target: &Path, target_existed: bool) -> Result<(), FsError> {
+fn replace(
+    temp: &Path,
+    target: &Path,
+    target_existed: bool,
+    _defer_folder_sync: bool,
+) -> Result<(), FsError> {
     if !target_existed {
         match win::move_file(temp, target, false) {
             Ok(()) => return Ok(()),

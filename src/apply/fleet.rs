@@ -12,10 +12,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{apply_profile, plan_profile, ApplyOptions, ApplyOutcome, ProfilePlan};
+use super::{apply_profile, atomic, plan_profile, ApplyOptions, ApplyOutcome, ProfilePlan};
 use crate::manifest::LoadedManifest;
 use crate::plan::target::{Target, TargetOptions};
 use crate::profile::discover::Discovered;
+use crate::profile::fingerprint;
 use crate::profile::Profile;
 use crate::report::{Outcome, ProfileReport};
 
@@ -95,6 +96,23 @@ pub fn run_profile(
         );
         return with_error(profile, outcome, error, started);
     };
+    // The fast path: a file byte-for-byte as an earlier apply left it for these same inputs
+    // needs no render, no lock, no parse and no merge (`profile::fingerprint`). Anything else,
+    // including a read error, takes the full path below, which decides and reports properly.
+    if target.fingerprint_applies() {
+        if let Some(inputs) = target.inputs(row, &profile.user) {
+            if let Ok(Some(bytes)) = atomic::read_file(&profile.ini_path) {
+                if fingerprint::confirms(&bytes, &inputs) {
+                    return ProfileReport::new(
+                        &profile.user,
+                        &profile.dir,
+                        Outcome::Unchanged,
+                        started.elapsed(),
+                    );
+                }
+            }
+        }
+    }
     let rendered = match target.render(row, &profile.user, TargetOptions::default()) {
         Ok(rendered) => rendered,
         Err(diagnostics) => {

@@ -6,8 +6,9 @@
 //! read-modify-write cycles. This module ties them to a plan: [`plan_profile`] reads a profile and
 //! merges the target state into it (pure, shared by `plan` and `apply`), and [`apply_profile`]
 //! does the same under the profile's lock, then keeps a backup, replaces the file atomically
-//! (re-checking that nobody changed it since it was read), reads it back to verify, and saves the
-//! state file.
+//! (re-checking that nobody changed it since it was read) and reads it back to verify. The state
+//! (which slots we manage, [`crate::profile::state`]) and the no-change fingerprint
+//! ([`crate::profile::fingerprint`]) travel inside the INI, so they change in the same replace.
 
 pub mod atomic;
 pub mod fleet;
@@ -27,10 +28,11 @@ use crate::history::{self, HistoryError};
 use crate::ini::{CodePage, DecodeError, IniDocument};
 use crate::plan::merge::{self, MergeError};
 use crate::plan::{diff, Change, ChangeKind, DesiredProfile, Warning};
-use crate::profile::state::{ProfileState, StateError};
+use crate::profile::fingerprint;
+use crate::profile::state::{ProfileState, StateError, StateSource};
 use crate::profile::Profile;
 
-/// How many backups of `microsip.ini` are kept in `<profile>\microsip-provision\backups`.
+/// How many backups of each profile file are kept beside it (`microsip.ini.<UTC timestamp>.bak`).
 pub const BACKUPS_KEPT: usize = 10;
 
 /// How long `apply` waits for another microsip-provision working on the same profile.
@@ -112,16 +114,21 @@ pub struct ProfilePlan {
     pub before_bytes: Option<Vec<u8>>,
     /// The INI as read.
     pub before: Option<IniDocument>,
-    /// The INI as it should be.
+    /// The INI as it should be (with the state, and a fresh fingerprint when it is written).
     pub after: IniDocument,
+    /// `after`'s bytes.
+    pub after_bytes: Vec<u8>,
+    /// Whether the merge changed anything MicroSIP reads in the INI (as opposed to only our
+    /// `[microsip-provision]` bookkeeping).
+    pub ini_edited: bool,
     /// Every change, secrets without values.
     pub changes: Vec<Change>,
     /// Notes for the admin.
     pub warnings: Vec<Warning>,
     /// The state after the merge.
     pub state: ProfileState,
-    /// The state file's bytes as read.
-    pub state_before: Option<Vec<u8>>,
+    /// The state as read, and where it was found.
+    pub state_before: (ProfileState, StateSource),
     /// `Contacts.xml` before and after the company directory merge, when the manifest has one.
     pub contacts: Option<ContactsPlan>,
     /// Calls the history retention rule removes (or would remove).
@@ -140,31 +147,31 @@ pub struct ContactsPlan {
 }
 
 impl ProfilePlan {
-    /// The INI's new bytes.
-    pub fn after_bytes(&self) -> Vec<u8> {
-        self.after.to_bytes()
-    }
-
-    /// Whether the INI file would change.
+    /// Whether the INI file is written: a change MicroSIP reads, or new bookkeeping.
     pub fn ini_changes(&self) -> bool {
-        self.before_bytes.as_deref() != Some(self.after_bytes().as_slice())
+        self.before_bytes.as_deref() != Some(self.after_bytes.as_slice())
     }
 
     /// Whether anything in the profile changes: the INI, `Contacts.xml` or the call history.
+    /// (A write of the state alone, e.g. the first run on a profile that already matches, is
+    /// bookkeeping, not a change.)
     pub fn has_changes(&self) -> bool {
-        self.ini_changes()
+        self.ini_edited
             || self.contacts.as_ref().is_some_and(|c| c.changed)
             || self.history_pruned > 0
     }
 
-    /// Whether the state file would change (not a change of the profile's MicroSIP files).
-    pub fn state_changes(&self) -> bool {
-        self.state_before.as_deref() != Some(self.state.to_bytes().as_slice())
-    }
-
-    /// The unified diff of the INI (secrets redacted) and of `Contacts.xml`.
+    /// The unified diff of the INI (secrets redacted; our `[microsip-provision]` bookkeeping is
+    /// left out, as it is not MicroSIP's) and of `Contacts.xml`.
     pub fn diff(&self) -> String {
-        let mut text = diff::unified_diff("microsip.ini", self.before.as_ref(), &self.after);
+        let without_state = |document: &IniDocument| {
+            let mut document = document.clone();
+            document.remove_section(crate::profile::state::STATE_SECTION);
+            document
+        };
+        let before = self.before.as_ref().map(without_state);
+        let mut text =
+            diff::unified_diff("microsip.ini", before.as_ref(), &without_state(&self.after));
         if let Some(contacts) = self.contacts.as_ref().filter(|c| c.changed) {
             text.push_str(&contacts::store::unified_diff(
                 "Contacts.xml",
@@ -192,13 +199,16 @@ pub fn plan_profile(
             path: path.clone(),
             source,
         })?;
-    let (mut state, state_before) = ProfileState::load(&ProfileState::path(profile))?;
+    let state_before =
+        ProfileState::load(path, before.as_ref(), &ProfileState::legacy_path(profile))?;
+    let mut state = state_before.0.clone();
     let mut after = before.clone().unwrap_or_default();
-    let outcome =
-        merge::merge(&mut after, &mut state, desired).map_err(|source| ProfileError::Merge {
-            path: path.clone(),
-            source: Box::new(source),
-        })?;
+    let merge_error = |source| ProfileError::Merge {
+        path: path.clone(),
+        source: Box::new(source),
+    };
+    let outcome = merge::merge(&mut after, &mut state, desired).map_err(merge_error)?;
+    let ini_edited = !outcome.changes.is_empty();
     let mut warnings = outcome.warnings;
     if outcome.converted_to_utf16 {
         warnings.push(Warning {
@@ -257,11 +267,43 @@ pub fn plan_profile(
             });
         }
     }
+    // The state goes into the INI when it is new or changed, and only where there is an INI to
+    // keep (no file is created for bookkeeping alone) and something to remember (a manifest of
+    // settings only manages no account: no section for a salt alone).
+    let state_changed = state_before.1 != StateSource::Ini || state != state_before.0;
+    let worth_keeping = state_before.1 == StateSource::Ini
+        || !state.accounts.is_empty()
+        || !state.contacts.is_empty();
+    if state_changed && worth_keeping && (before.is_some() || ini_edited) {
+        state.store(&mut after).map_err(|source| {
+            merge_error(MergeError::Edit {
+                section: crate::profile::state::STATE_SECTION.to_string(),
+                key: crate::profile::state::STATE_KEY.to_string(),
+                source,
+            })
+        })?;
+    }
+    let mut after_bytes = after.to_bytes();
+    if before_bytes.as_deref() != Some(after_bytes.as_slice()) {
+        // Written anyway: stamp the proof that lets the next run skip the full check.
+        let stamp = if warnings.is_empty() {
+            fingerprint::stamp(&mut after, desired)
+        } else {
+            after.remove_key(
+                crate::profile::state::STATE_SECTION,
+                fingerprint::FINGERPRINT_KEY,
+            );
+            None
+        };
+        after_bytes = stamp.unwrap_or_else(|| after.to_bytes());
+    }
     Ok(ProfilePlan {
         profile: profile.clone(),
         before_bytes,
         before,
         after,
+        after_bytes,
+        ini_edited,
         changes,
         warnings,
         state,
@@ -376,6 +418,9 @@ pub struct ApplyOptions {
     pub lock_wait: Option<Duration>,
     /// How long `--if-running wait` waits (`None`: [`RUNNING_WAIT`]).
     pub running_wait: Option<Duration>,
+    /// Leave out the per-file folder fsync; the caller syncs the file system once at the end
+    /// ([`atomic::WriteOptions::defer_folder_sync`]; a fleet run).
+    pub defer_folder_sync: bool,
 }
 
 /// What [`apply_profile`] did.
@@ -513,17 +558,18 @@ fn apply_locked(
     }
     let changed = plan.has_changes();
     if plan.ini_changes() {
-        let backup_dir = profile.tool_dir().join("backups");
+        let backup_dir = profile.backup_dir().to_path_buf();
         let backup = match (&plan.before_bytes, options.no_backup) {
             (Some(before), false) => write_backup(profile, before)?,
             _ => None,
         };
-        let new_bytes = plan.after_bytes();
+        let new_bytes = &plan.after_bytes;
         let write = WriteOptions {
             if_unchanged_since: plan.before_bytes.as_deref().map(Fingerprint::of),
+            defer_folder_sync: options.defer_folder_sync,
             ..WriteOptions::default()
         };
-        if let Err(error) = atomic::write_atomic(ini, &new_bytes, &write) {
+        if let Err(error) = atomic::write_atomic(ini, new_bytes, &write) {
             // The file was not replaced, so the backup holds nothing new: a run that keeps
             // failing (a read-only file, say) must not push the real history out.
             if let Some(backup) = backup {
@@ -535,24 +581,25 @@ fn apply_locked(
             prune_backups(profile)?;
         }
         verify(ini, &plan, options.ansi, &backup_dir)?;
+        if let StateSource::Legacy(legacy) = &plan.state_before.1 {
+            // The state now lives in the INI; a stale copy must not be read again if the INI's
+            // section is ever removed.
+            let _ = std::fs::remove_file(legacy);
+        }
     }
     if let (Some(directory), true) = (
         &desired.directory,
         plan.contacts.as_ref().is_some_and(|c| c.changed),
     ) {
-        // Merged again on the file as it is under its own lock (it may have changed since the
-        // plan); the store keeps a backup, replaces atomically and verifies.
+        // Merged again on the file as it is now (it may have changed since the plan), under the
+        // folder's lock we hold; the store keeps a backup, replaces atomically and verifies.
         let store = StoreOptions {
             no_backup: options.no_backup,
             if_running: RunningPolicy::Ignore,
+            caller_holds_lock: true,
             ..StoreOptions::default()
         };
-        let previous = plan
-            .state_before
-            .as_deref()
-            .and_then(|b| serde_json::from_slice::<ProfileState>(b).ok())
-            .map(|s| s.contacts)
-            .unwrap_or_default();
+        let previous = plan.state_before.0.contacts.clone();
         let path = contacts::store::contacts_path(profile);
         contacts::store::modify(profile, &store, on_wait, |document| {
             merge_managed(document, directory, &previous)
@@ -567,14 +614,6 @@ fn apply_locked(
         if let Some(days) = desired.history_retention_days {
             prune_history(profile, days, options.ansi, false)?;
         }
-    }
-    if plan.state_changes() {
-        ensure_tool_dir(profile)?;
-        atomic::write_atomic(
-            &ProfileState::path(profile),
-            &plan.state.to_bytes(),
-            &WriteOptions::default(),
-        )?;
     }
     Ok(if changed {
         ApplyOutcome::Changed(plan)
@@ -596,7 +635,7 @@ fn verify(
         backup_dir: backup_dir.to_path_buf(),
     };
     let bytes = atomic::read_file(path)?.ok_or_else(|| failure("the file is gone".into()))?;
-    if bytes != plan.after_bytes() {
+    if bytes != plan.after_bytes {
         return Err(failure("its bytes differ from the plan".into()));
     }
     let reread = IniDocument::parse(&bytes, ansi).map_err(|e| failure(e.to_string()))?;
@@ -606,26 +645,7 @@ fn verify(
     Ok(())
 }
 
-/// `<profile>\microsip-provision`, created if needed, refused if it is a link.
-fn ensure_tool_dir(profile: &Profile) -> Result<PathBuf, FsError> {
-    let dir = profile.tool_dir();
-    for path in [dir.clone(), dir.join("backups")] {
-        match std::fs::symlink_metadata(&path) {
-            Ok(meta) if meta.file_type().is_symlink() || !meta.is_dir() => {
-                return Err(FsError::SymlinkRefused { path });
-            }
-            Ok(_) => {}
-            Err(_) => std::fs::create_dir_all(&path).map_err(|source| FsError::Io {
-                path: path.clone(),
-                action: "create the folder",
-                source,
-            })?,
-        }
-    }
-    Ok(dir)
-}
-
-/// Keep the previous INI as `backups\microsip.ini.<UTC timestamp>.bak`, at most
+/// Keep the previous INI as `microsip.ini.<UTC timestamp>.bak` beside it, at most
 /// [`BACKUPS_KEPT`] of them. Returns the new backup (`None` when the newest already holds these
 /// bytes).
 fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsError> {
@@ -640,16 +660,20 @@ fn ini_name(profile: &Profile) -> String {
         .unwrap_or_else(|| "microsip.ini".into())
 }
 
-/// Keep a copy of a profile file (`name`, e.g. `Contacts.xml`) as
-/// `backups\<name>.<UTC timestamp>.bak`. Returns the new backup (`None` when the newest backup
-/// already holds these bytes). Call [`prune_backups_of`] once the new file is in place.
+/// Keep the current version of a profile file (`name`, e.g. `Contacts.xml`, holding `bytes`) as
+/// `<name>.<UTC timestamp>.bak` beside it ([`Profile::backup_dir`]): a hard link to it when the
+/// file system has them, else a copy. Call it just before the file is replaced with
+/// [`atomic::write_atomic`] and `if_unchanged_since` set to `bytes`' fingerprint: that check,
+/// made after the link, is what proves the linked version holds `bytes` (on failure, remove the
+/// backup). Returns the new backup (`None` when the newest backup already holds these bytes).
+/// Call [`prune_backups_of`] once the new file is in place.
 pub fn backup_file(
     profile: &Profile,
     name: &str,
     bytes: &[u8],
 ) -> Result<Option<PathBuf>, FsError> {
-    let dir = ensure_tool_dir(profile)?.join("backups");
-    let backups = list_backups(&dir, name)?;
+    let dir = profile.backup_dir();
+    let backups = list_backups(dir, name)?;
     // A run that failed after its backup (a read-only file, say) must not fill the folder with
     // copies of the same bytes and push the real history out.
     if let Some(newest) = backups.last() {
@@ -665,6 +689,14 @@ pub fn backup_file(
         path = dir.join(format!("{name}.{stamp}-{n:04}.bak"));
         n += 1;
     }
+    // The live file is about to be replaced by a new one (a rename), so its current version
+    // can simply keep a second name: a hard link copies no data, creates no file and needs no
+    // flush of its own (the content is already on disk). A file system without hard links
+    // (FAT, some shares) gets a copy. `hard_link` never follows a link planted at `path`: an
+    // existing name is an error, and the copy refuses it too.
+    if std::fs::hard_link(dir.join(name), &path).is_ok() {
+        return Ok(Some(path));
+    }
     atomic::write_atomic(&path, bytes, &WriteOptions::default())?;
     Ok(Some(path))
 }
@@ -676,8 +708,7 @@ fn prune_backups(profile: &Profile) -> Result<(), FsError> {
 
 /// Keep the newest [`BACKUPS_KEPT`] backups of the profile file `name`.
 pub fn prune_backups_of(profile: &Profile, name: &str) -> Result<(), FsError> {
-    let dir = profile.tool_dir().join("backups");
-    let backups = list_backups(&dir, name)?;
+    let backups = list_backups(profile.backup_dir(), name)?;
     let excess = backups.len().saturating_sub(BACKUPS_KEPT);
     for old in &backups[..excess] {
         let _ = std::fs::remove_file(old);
@@ -685,9 +716,10 @@ pub fn prune_backups_of(profile: &Profile, name: &str) -> Result<(), FsError> {
     Ok(())
 }
 
-/// The backups of `name` in `dir`, oldest first (their names sort by time).
+/// The backups of `name` in `dir`, oldest first (their names sort by time). Only names exactly
+/// as [`backup_file`] makes them count (`<name>.YYYYMMDDTHHMMSSZ[-NNNN].bak`): a user's own
+/// `microsip.ini.old.bak` beside them is never pruned.
 fn list_backups(dir: &Path, name: &str) -> Result<Vec<PathBuf>, FsError> {
-    let prefix = format!("{name}.");
     let mut backups: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|source| FsError::Io {
             path: dir.to_path_buf(),
@@ -697,15 +729,34 @@ fn list_backups(dir: &Path, name: &str) -> Result<Vec<PathBuf>, FsError> {
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
-            p.file_name().is_some_and(|n| {
-                let n = n.to_string_lossy();
-                n.starts_with(&prefix) && n.ends_with(".bak")
-            })
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| is_backup_name(n, name))
         })
         .collect();
     // `…Z.bak` must sort before `…Z-0001.bak` of the same second: compare without the suffix.
     backups.sort_by_key(|p| p.to_string_lossy().trim_end_matches(".bak").to_string());
     Ok(backups)
+}
+
+/// `<name>.YYYYMMDDTHHMMSSZ.bak` or `<name>.YYYYMMDDTHHMMSSZ-NNNN.bak`.
+fn is_backup_name(candidate: &str, name: &str) -> bool {
+    let Some(stamp) = candidate
+        .strip_prefix(name)
+        .and_then(|rest| rest.strip_prefix('.'))
+        .and_then(|rest| rest.strip_suffix(".bak"))
+    else {
+        return false;
+    };
+    let (stamp, counter) = stamp.split_at(stamp.len().min(16));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    stamp.len() == 16
+        && digits(&stamp[..8])
+        && &stamp[8..9] == "T"
+        && digits(&stamp[9..15])
+        && &stamp[15..] == "Z"
+        && (counter.is_empty()
+            || counter.len() == 5 && counter.starts_with('-') && digits(&counter[1..]))
 }
 
 /// `YYYYMMDDTHHMMSSZ` for a time: sorts as text, valid in every file system.
@@ -719,6 +770,26 @@ mod tests {
     use super::*;
 
     use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn only_our_backup_names_count() {
+        for good in [
+            "microsip.ini.20261127T192648Z.bak",
+            "microsip.ini.20261127T192648Z-0001.bak",
+        ] {
+            assert!(is_backup_name(good, "microsip.ini"), "{good}");
+        }
+        for bad in [
+            "microsip.ini.old.bak",
+            "microsip.ini.20261127T192648Z",
+            "microsip.ini.20261127T192648Z-1.bak",
+            "microsip.ini.20261127X192648Z.bak",
+            "Contacts.xml.20261127T192648Z.bak",
+            "microsip.ini.20261127T192648Z-0001-0002.bak",
+        ] {
+            assert!(!is_backup_name(bad, "microsip.ini"), "{bad}");
+        }
+    }
 
     #[test]
     fn utc_stamps() {

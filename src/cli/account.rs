@@ -277,7 +277,8 @@ fn list(
         Failure::at(path, format!("cannot decode: {}", e.what)).position(e.line, e.column)
     })?;
     let (state, _) =
-        ProfileState::load(&ProfileState::path(&profile)).map_err(|e| Failure::at(path, e))?;
+        ProfileState::load(path, Some(&document), &ProfileState::legacy_path(&profile))
+            .map_err(|e| Failure::at(path, e))?;
     let active = document.get("Settings", "accountId");
     let mut rows = Vec::new();
     let mut gap_seen = false;

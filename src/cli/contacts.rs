@@ -229,8 +229,9 @@ fn store_failure(error: StoreError) -> Failure {
         StoreError::Parse { path, source } => Failure::at(&path, &source.kind)
             .position(source.line, source.column)
             .hint(
-                "the file was left untouched; fix it by hand or restore a backup from \
-                 microsip-provision\\backups (`contacts check FILE` shows every problem)",
+                "the file was left untouched; fix it by hand or restore a backup \
+                 (Contacts.xml.<timestamp>.bak beside it; `contacts check FILE` shows every \
+                 problem)",
             ),
         StoreError::MicrosipRunning { pid } => Failure {
             path: None,
@@ -386,6 +387,7 @@ fn store_options(write: &WriteArgs) -> StoreOptions {
             IfRunningContacts::Ignore => RunningPolicy::Ignore,
         },
         microsip_exe: Some(write.microsip_exe.clone()),
+        caller_holds_lock: false,
     }
 }
 

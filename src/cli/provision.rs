@@ -15,7 +15,7 @@ use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, ValueEnum};
 use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mode, RunOptions};
 use microsip_provision::apply::running::{self, MicrosipProcesses, SystemProcesses};
-use microsip_provision::apply::{ApplyOptions, IfRunning};
+use microsip_provision::apply::{atomic, ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
 use microsip_provision::profile::discover::{discover, DEFAULT_LAYOUT};
@@ -416,6 +416,7 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
             running_wait: Some(std::time::Duration::from_secs_f64(
                 args.running_wait.max(0.0),
             )),
+            defer_folder_sync: false,
         }),
         with_diff: args.dry_run,
         strict: args.fleet.strict,
@@ -558,7 +559,19 @@ fn run(
     let jobs = fleet
         .jobs
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    // Each write flushes its file before the rename; the renames themselves are made durable
+    // once, here, for the whole run (one `syncfs` instead of one folder fsync per profile).
+    if let Mode::Apply(apply) = &mut options.mode {
+        apply.defer_folder_sync = !apply.dry_run;
+    }
     let summary = run_fleet(&target, &loaded, &discovered, &options, jobs, &sink);
+    if let Mode::Apply(apply) = &options.mode {
+        if apply.defer_folder_sync && summary.changed > 0 {
+            if let Err(e) = atomic::sync_file_system(root) {
+                eprintln!("warning: {e}");
+            }
+        }
+    }
     if let Some(file) = report_file {
         let _ = file.into_inner().expect("report").flush();
     }

@@ -2,7 +2,7 @@
 //! verify.
 //!
 //! The same path as the INI in [`crate::apply`]: the sidecar lock ([`crate::apply::lock`]), a
-//! timestamped backup in `<profile>\microsip-provision\backups`, [`atomic::write_atomic`] with the
+//! timestamped backup beside the file (a hard link), [`atomic::write_atomic`] with the
 //! fingerprint of the bytes the edit was planned against (a file changed in between is not
 //! overwritten), no write when the bytes are unchanged (mtime kept), and a read-back check. And
 //! the same running-MicroSIP rule, for a stronger reason: MicroSIP rewrites the whole file from
@@ -115,6 +115,9 @@ pub struct StoreOptions {
     pub if_running: RunningPolicy,
     /// The executable name MicroSIP runs as (`None`: `microsip.exe`).
     pub microsip_exe: Option<String>,
+    /// The caller already holds the profile folder's lock ([`lock::lock_for`]; `apply` holds it
+    /// while it edits the INI, then the contacts): do not take it again.
+    pub caller_holds_lock: bool,
 }
 
 /// What [`modify`] did.
@@ -180,7 +183,11 @@ pub fn modify_with<T, E: From<StoreError>>(
         }
     }
     let path = contacts_path(profile);
-    let _lock = lock::lock_for(&path, LOCK_WAIT, on_wait).map_err(StoreError::from)?;
+    let _lock = if options.caller_holds_lock {
+        None
+    } else {
+        Some(lock::lock_for(&path, LOCK_WAIT, on_wait).map_err(StoreError::from)?)
+    };
     // A crash of an earlier run may have left a temp file; we hold the lock, so it is stale.
     let _ = atomic::clean_stale_temps(&profile.dir, CONTACTS_FILE);
     let Loaded {
@@ -202,7 +209,7 @@ pub fn modify_with<T, E: From<StoreError>>(
             written: false,
         });
     }
-    let backup_dir = profile.tool_dir().join("backups");
+    let backup_dir = profile.backup_dir().to_path_buf();
     if let (Some(before), false) = (&before, options.no_backup) {
         write_backup(profile, before).map_err(StoreError::from)?;
     }
@@ -235,7 +242,7 @@ fn verify(path: &Path, planned: &[u8], backup_dir: &Path) -> Result<(), StoreErr
     Ok(())
 }
 
-/// Keep the previous file as `backups\Contacts.xml.<UTC timestamp>.bak`, at most
+/// Keep the previous file as `Contacts.xml.<UTC timestamp>.bak` beside it, at most
 /// [`crate::apply::BACKUPS_KEPT`] of them (the same backups as the INI's, [`crate::apply::backup_file`]).
 pub fn write_backup(profile: &Profile, bytes: &[u8]) -> Result<Option<PathBuf>, FsError> {
     let path = crate::apply::backup_file(profile, CONTACTS_FILE, bytes)?;
@@ -335,18 +342,20 @@ mod tests {
             }
         ));
         let first = std::fs::read(&path).unwrap();
-        assert!(!profile.tool_dir().exists());
+        let backups = || -> Vec<_> {
+            std::fs::read_dir(profile.backup_dir())
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "bak"))
+                .collect()
+        };
+        assert!(backups().is_empty());
         // Adding the same contact again adds a duplicate (MicroSIP keeps duplicates) and backs
         // up the previous file.
         modify_add(&profile, &StoreOptions::default(), None).unwrap();
-        let backups: Vec<_> = std::fs::read_dir(profile.tool_dir().join("backups"))
-            .unwrap()
-            .collect();
+        let backups = backups();
         assert_eq!(backups.len(), 1);
-        assert_eq!(
-            std::fs::read(backups[0].as_ref().unwrap().path()).unwrap(),
-            first
-        );
+        assert_eq!(std::fs::read(&backups[0]).unwrap(), first);
         assert_eq!(load(&path).unwrap().document.count("1"), 2);
     }
 

@@ -24,6 +24,23 @@ pub struct DesiredProfile {
     pub directory: Option<std::sync::Arc<Vec<crate::contacts::Contact>>>,
     /// Delete calls older than this many days from the profile's history.
     pub history_retention_days: Option<u32>,
+    /// What this target was rendered from, when it came from a manifest without warnings: the
+    /// inputs of the no-change fingerprint (`crate::profile::fingerprint`).
+    pub inputs: Option<RenderInputs>,
+}
+
+/// Everything a manifest target is rendered from for one user, without rendering it: the
+/// manifest and its templates, the user's row and profile name (as one digest of everything that
+/// is not secret) and the resolved passwords. Rendering is a pure function of these, so equal
+/// inputs mean an equal target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderInputs {
+    /// xxh3-128 of the tool version, the manifest, its templates, the profile's user name and
+    /// the user's row without its password columns.
+    pub digest: u128,
+    /// `(account id, password)` of every account with a password, in manifest order. Kept
+    /// apart from the digest: a fast hash must never be taken of a secret.
+    pub secrets: Vec<(String, Secret)>,
 }
 
 /// One SIP account.

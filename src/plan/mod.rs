@@ -15,7 +15,8 @@ pub mod target;
 use serde::Serialize;
 
 pub use desired::{
-    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy, ShortcutPolicy,
+    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, RenderInputs, SettingPolicy,
+    ShortcutPolicy,
 };
 
 /// What happened to one key or section.

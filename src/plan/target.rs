@@ -15,7 +15,8 @@ use crate::manifest::{
     self, AccountField, Diagnostic, LoadedManifest, SecretRef, Severity, UserRow,
 };
 use crate::plan::{
-    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy, ShortcutPolicy,
+    DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, RenderInputs, SettingPolicy,
+    ShortcutPolicy,
 };
 use crate::render::{self, AccountContext, RenderError, Renderer};
 
@@ -28,6 +29,11 @@ pub struct Target<'a> {
     templates: Vec<String>,
     /// The company directory, read once for every user.
     directory: Option<Arc<Vec<Contact>>>,
+    /// xxh3-128 of the tool version, the parsed manifest and the template files' text: the part
+    /// of [`RenderInputs::digest`] shared by every user.
+    manifest_digest: u128,
+    /// Columns that hold passwords (`password = { column = ... }`): left out of the digest.
+    secret_columns: Vec<String>,
 }
 
 /// The rendered target state of one profile, with the warnings found on the way.
@@ -85,12 +91,35 @@ impl<'a> Target<'a> {
                 }
             },
         };
+        // Rendering is a pure function of the manifest, the templates, the row and the profile's
+        // user (no clock, no environment but the secrets'), which is what the digest covers.
+        // `Debug` of the manifest shows literal passwords as `<redacted>`; they count as secrets.
+        let mut manifest_text = format!("{}\0{:?}", env!("CARGO_PKG_VERSION"), loaded.manifest);
+        for name in &templates {
+            if name != render::BUILTIN_TEMPLATE {
+                let text = std::fs::read(loaded.base_dir.join(name)).unwrap_or_default();
+                manifest_text.push('\0');
+                manifest_text.push_str(&String::from_utf8_lossy(&text));
+            }
+        }
+        let manifest_digest = xxhash_rust::xxh3::xxh3_128(manifest_text.as_bytes());
+        let secret_columns = loaded
+            .manifest
+            .accounts
+            .iter()
+            .filter_map(|account| match &account.password {
+                Some(SecretRef::Column(column)) => Some(column.clone()),
+                _ => None,
+            })
+            .collect();
         if errors.is_empty() {
             Ok(Target {
                 loaded,
                 renderer,
                 templates,
                 directory,
+                manifest_digest,
+                secret_columns,
             })
         } else {
             Err(errors)
@@ -326,10 +355,75 @@ impl<'a> Target<'a> {
         if diagnostics.iter().any(Diagnostic::is_error) {
             return Err(diagnostics);
         }
+        if diagnostics.is_empty() {
+            desired.inputs = Some(RenderInputs {
+                digest: self.inputs_digest(user, profile_user),
+                secrets: desired
+                    .accounts
+                    .iter()
+                    .filter_map(|a| Some((a.id.clone(), a.password.clone()?)))
+                    .collect(),
+            });
+        }
         Ok(Rendered {
             desired,
             warnings: diagnostics,
         })
+    }
+
+    /// Whether a profile's target can be confirmed by the INI alone: no company directory for
+    /// `Contacts.xml`, no history retention rule (which depends on the date).
+    pub fn fingerprint_applies(&self) -> bool {
+        self.directory.is_none() && self.loaded.manifest.history.is_none()
+    }
+
+    /// What [`Target::render`] would render for `user` in the profile of `profile_user`,
+    /// without rendering: the digest of the non-secret inputs and the resolved passwords
+    /// (rendering only an env/file password reference's name). `None` when a password does not
+    /// resolve (the full render says why).
+    pub fn inputs(&self, user: &UserRow, profile_user: &str) -> Option<RenderInputs> {
+        let mut secrets = Vec::new();
+        let mut base = None;
+        for account in &self.loaded.manifest.accounts {
+            let Some(reference) = &account.password else {
+                continue;
+            };
+            let name = match reference {
+                SecretRef::Env(source) | SecretRef::File(source) => {
+                    let base = base.get_or_insert_with(|| {
+                        render::template_context(&user.to_json_map(), profile_user, None)
+                    });
+                    self.renderer.render_value("password", source, base).ok()?
+                }
+                SecretRef::Column(column) => column.clone(),
+                SecretRef::Literal(_) => String::new(),
+            };
+            let secret =
+                manifest::resolve_secret(reference, &name, user, &self.loaded.base_dir).ok()??;
+            secrets.push((account.stable_id().to_string(), secret));
+        }
+        Some(RenderInputs {
+            digest: self.inputs_digest(user, profile_user),
+            secrets,
+        })
+    }
+
+    /// [`RenderInputs::digest`] for one user.
+    fn inputs_digest(&self, user: &UserRow, profile_user: &str) -> u128 {
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        hasher.update(&self.manifest_digest.to_le_bytes());
+        let mut field = |text: &str| {
+            hasher.update(&(text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        };
+        field(profile_user);
+        for (column, value) in &user.fields {
+            if !self.secret_columns.iter().any(|c| c == column) {
+                field(column);
+                field(value);
+            }
+        }
+        hasher.digest128()
     }
 
     fn resolve_password(

@@ -2,15 +2,18 @@
 //!
 //! An installed MicroSIP keeps `microsip.ini`, `Contacts.xml` and `call_log.db` in
 //! `%APPDATA%\MicroSIP`; a portable one keeps them next to the exe, with the INI named after the
-//! exe (`microsip-formats.md` §1.1). [`Profile`] resolves those paths once; [`state`] is the small
-//! file we keep in the profile folder to remember which account slots we manage.
+//! exe (`microsip-formats.md` §1.1). [`Profile`] resolves those paths once; [`state`] is what we
+//! remember in the INI's own `[microsip-provision]` section (which account slots we manage), and
+//! [`fingerprint`] the proof, kept beside it, that a profile is still exactly as we left it.
 
 pub mod discover;
+pub mod fingerprint;
 pub mod state;
 
 use std::path::{Path, PathBuf};
 
-/// The folder (inside a profile) where this tool keeps its state file and backups.
+/// The folder (inside a profile) where earlier versions kept their state file and backups (still
+/// read once to move the state into the INI).
 pub const TOOL_FOLDER: &str = "microsip-provision";
 
 /// One user's MicroSIP profile.
@@ -85,9 +88,18 @@ impl Profile {
         })
     }
 
-    /// `<profile>\microsip-provision\`, where state and backups live.
+    /// `<profile>\microsip-provision\`, where earlier versions kept their state file and
+    /// backups.
     pub fn tool_dir(&self) -> PathBuf {
         self.dir.join(TOOL_FOLDER)
+    }
+
+    /// Where backups are kept: beside the files they back up, as `microsip.ini.<UTC
+    /// timestamp>.bak` and `Contacts.xml.<UTC timestamp>.bak`. A backup is a hard link to the
+    /// version being replaced, which only works within one folder of one volume, and keeping it
+    /// there means a first apply creates no folder.
+    pub fn backup_dir(&self) -> &Path {
+        &self.dir
     }
 }
 

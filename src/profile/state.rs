@@ -1,4 +1,5 @@
-//! The state file: what this tool remembers about a profile between runs.
+//! The state: what this tool remembers about a profile between runs, kept in the profile's own
+//! `microsip.ini`.
 //!
 //! MicroSIP has no notion of "managed" accounts, and users rename labels, so a manifest account
 //! is remembered by its stable id with the slot it occupies (`[AccountN]`) and the label,
@@ -7,7 +8,14 @@
 //! with the manifest's; instead the state keeps a salted SHA-256 of the secret we provisioned —
 //! never the secret — and a password is only written again when that hash changes (rotation).
 //!
-//! The file is `<profile>\microsip-provision\state.json`, written atomically like everything else.
+//! The state is one compact JSON value, `state=…`, in a section of our own, `[microsip-provision]`,
+//! of the INI it describes. MicroSIP keeps sections it does not know (§5: it only writes named
+//! keys, never the whole file), so the state travels with the settings: both change in the same
+//! atomic replace (a crash cannot leave one updated without the other), a restored backup brings
+//! its matching state back, and a user who deletes `microsip.ini` to start over deletes the state
+//! with it. It also means a first apply creates no file but the INI's own temp file. Earlier
+//! versions kept `<profile>\microsip-provision\state.json`; it is still read when the INI has no
+//! state, and removed once the state has moved into the INI.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,6 +25,13 @@ use sha2::{Digest, Sha256};
 
 use super::Profile;
 use crate::apply::atomic::{self, FsError};
+use crate::ini::{EditError, IniDocument};
+
+/// The INI section holding the state (and the fingerprint of [`super::fingerprint`]).
+pub const STATE_SECTION: &str = "microsip-provision";
+
+/// The key holding the state's JSON in [`STATE_SECTION`].
+pub const STATE_KEY: &str = "state";
 
 /// The state file's format version.
 pub const STATE_VERSION: u32 = 1;
@@ -60,15 +75,15 @@ pub enum StateError {
     /// Reading failed.
     #[error(transparent)]
     Fs(#[from] FsError),
-    /// The file is not valid state JSON.
-    #[error("{}: the state file is not valid ({source}); delete it to start over (managed accounts are then found again by label)", .path.display())]
+    /// The state is not valid JSON.
+    #[error("{}: the state this tool keeps there is not valid ({source}); delete {} to start over (managed accounts are then found again by label)", .path.display(), state_location(.path))]
     Invalid {
         /// The state file.
         path: PathBuf,
         /// The parse error.
         source: serde_json::Error,
     },
-    /// The file was written by a newer version of this tool.
+    /// The state was written by a newer version of this tool.
     #[error("{}: state version {found} is newer than this tool understands ({STATE_VERSION}); upgrade microsip-provision", .path.display())]
     TooNew {
         /// The state file.
@@ -78,9 +93,32 @@ pub enum StateError {
     },
 }
 
+/// Where a state came from, for the message that says how to start over.
+fn state_location(path: &Path) -> String {
+    if path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    {
+        "that file".to_string()
+    } else {
+        format!("its [{STATE_SECTION}] section")
+    }
+}
+
+/// Where [`ProfileState::load`] found the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateSource {
+    /// In the INI's `[microsip-provision]` section.
+    Ini,
+    /// In the legacy `state.json` of earlier versions (to be moved into the INI).
+    Legacy(PathBuf),
+    /// Nowhere: a fresh state.
+    Fresh,
+}
+
 impl ProfileState {
-    /// Where the profile's state file lives.
-    pub fn path(profile: &Profile) -> PathBuf {
+    /// Where earlier versions kept the state: `<profile>\microsip-provision\state.json`.
+    pub fn legacy_path(profile: &Profile) -> PathBuf {
         profile.tool_dir().join("state.json")
     }
 
@@ -101,14 +139,39 @@ impl ProfileState {
         }
     }
 
-    /// Load the state file; a missing file is a fresh state. Also returns the bytes read, so the
-    /// caller can skip writing an unchanged state.
-    pub fn load(path: &Path) -> Result<(ProfileState, Option<Vec<u8>>), StateError> {
-        let Some(bytes) = atomic::read_file(path)? else {
-            return Ok((ProfileState::new(), None));
-        };
+    /// The profile's state: from the `[microsip-provision]` section of `document` (the INI at
+    /// `ini_path`, `None` when it does not exist), else from the legacy `state.json` at `legacy`,
+    /// else a fresh state.
+    pub fn load(
+        ini_path: &Path,
+        document: Option<&IniDocument>,
+        legacy: &Path,
+    ) -> Result<(ProfileState, StateSource), StateError> {
+        if let Some(json) = document.and_then(|d| d.get(STATE_SECTION, STATE_KEY)) {
+            let state = ProfileState::parse(json.as_bytes(), ini_path)?;
+            return Ok((state, StateSource::Ini));
+        }
+        // The legacy folder is the user's to plant a link at: never read through one.
+        if let Some(folder) = legacy.parent() {
+            if std::fs::symlink_metadata(folder).is_ok_and(|m| m.is_symlink()) {
+                return Err(StateError::Fs(FsError::SymlinkRefused {
+                    path: folder.to_path_buf(),
+                }));
+            }
+        }
+        match atomic::read_file(legacy)? {
+            Some(bytes) => Ok((
+                ProfileState::parse(&bytes, legacy)?,
+                StateSource::Legacy(legacy.to_path_buf()),
+            )),
+            None => Ok((ProfileState::new(), StateSource::Fresh)),
+        }
+    }
+
+    /// Parse the state's JSON, read from `path` (named in errors).
+    fn parse(json: &[u8], path: &Path) -> Result<ProfileState, StateError> {
         let state: ProfileState =
-            serde_json::from_slice(&bytes).map_err(|source| StateError::Invalid {
+            serde_json::from_slice(json).map_err(|source| StateError::Invalid {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -118,14 +181,19 @@ impl ProfileState {
                 found: state.version,
             });
         }
-        Ok((state, Some(bytes)))
+        Ok(state)
     }
 
-    /// The file's bytes: pretty JSON and a final newline.
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec_pretty(self).expect("state serialises");
-        bytes.push(b'\n');
-        bytes
+    /// The state as one line of compact JSON (an INI value: no line break, ASCII for everything
+    /// this tool generates).
+    pub fn to_value(&self) -> String {
+        serde_json::to_string(self).expect("state serialises")
+    }
+
+    /// Write the state into `document`'s `[microsip-provision]` section.
+    pub fn store(&self, document: &mut IniDocument) -> Result<(), EditError> {
+        document.set(STATE_SECTION, STATE_KEY, &self.to_value())?;
+        Ok(())
     }
 
     /// The salted hash stored for a provisioned password.
@@ -167,17 +235,49 @@ mod tests {
     }
 
     #[test]
-    fn round_trips_and_rejects_garbage() {
+    fn round_trips_through_the_ini_and_reads_the_legacy_file() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("state.json");
-        let (fresh, bytes) = ProfileState::load(&path).unwrap();
-        assert!(bytes.is_none());
-        std::fs::write(&path, fresh.to_bytes()).unwrap();
-        assert_eq!(ProfileState::load(&path).unwrap().0, fresh);
-        std::fs::write(&path, b"{not json").unwrap();
-        let error = ProfileState::load(&path).unwrap_err().to_string();
+        let legacy = dir.path().join("state.json");
+        let ini = dir.path().join("microsip.ini");
+        let (fresh, source) = ProfileState::load(&ini, None, &legacy).unwrap();
+        assert_eq!(source, StateSource::Fresh);
+        let mut document = IniDocument::new();
+        fresh.store(&mut document).unwrap();
+        let (again, source) = ProfileState::load(&ini, Some(&document), &legacy).unwrap();
+        assert_eq!((again, source), (fresh.clone(), StateSource::Ini));
+
+        std::fs::write(&legacy, serde_json::to_vec_pretty(&fresh).unwrap()).unwrap();
+        let (old, source) = ProfileState::load(&ini, None, &legacy).unwrap();
+        assert_eq!(
+            (old, source),
+            (fresh.clone(), StateSource::Legacy(legacy.clone()))
+        );
+        // The INI's own state wins over a legacy file.
+        let (mine, _) = ProfileState::load(&ini, Some(&document), &legacy).unwrap();
+        assert_eq!(mine, fresh);
+    }
+
+    #[test]
+    fn rejects_garbage_naming_where_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let legacy = dir.path().join("state.json");
+        let ini = dir.path().join("microsip.ini");
+        std::fs::write(&legacy, b"{not json").unwrap();
+        let error = ProfileState::load(&ini, None, &legacy)
+            .unwrap_err()
+            .to_string();
         assert!(
-            error.contains("state.json") && error.contains("delete it"),
+            error.contains("state.json") && error.contains("delete that file"),
+            "{error}"
+        );
+        let mut document = IniDocument::new();
+        document.set(STATE_SECTION, STATE_KEY, "{oops").unwrap();
+        let error = ProfileState::load(&ini, Some(&document), &legacy)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("microsip.ini")
+                && error.contains("delete its [microsip-provision] section"),
             "{error}"
         );
     }

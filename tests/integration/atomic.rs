@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use microsip_provision::apply::atomic::{
     clean_stale_temps, read_file, write_atomic, Fingerprint, FsError, WriteOptions, WriteOutcome,
 };
-use microsip_provision::apply::lock::lock_for;
+use microsip_provision::apply::lock::{lock_for, lock_path_for, LOCK_FILE};
 
 const NAME: &str = "microsip.ini";
 
@@ -264,7 +264,7 @@ fn stale_temps_are_cleaned_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let keep = [
         NAME,
-        ".microsip.ini.mpv-lock",
+        ".mpv-lock",
         ".Contacts.xml.1.2.mpv-tmp",
         ".microsip.ini.x.1.mpv-tmp",
         "microsip.ini.1.2.mpv-tmp",
@@ -431,7 +431,13 @@ fn two_threads_appending_under_the_lock_lose_no_update() {
     assert_all_lines(&target, &["left", "right"], 50);
     let mut names = names_in(dir.path());
     names.sort();
-    assert_eq!(names, vec![".microsip.ini.mpv-lock", NAME]);
+    // Unix locks the folder itself; Windows needs a lock file in it.
+    let expected: Vec<&str> = if cfg!(windows) {
+        vec![LOCK_FILE, NAME]
+    } else {
+        vec![NAME]
+    };
+    assert_eq!(names, expected);
 }
 
 /// Set by [`two_processes_appending_under_the_lock_lose_no_update`] for its child.
@@ -502,7 +508,7 @@ fn lock_timeout_reports_and_calls_on_wait_once_and_never_blocks_the_ini() {
         panic!("no contention yet")
     })
     .unwrap();
-    let lock_path: PathBuf = dir.path().join(".microsip.ini.mpv-lock");
+    let lock_path: PathBuf = lock_path_for(&target).unwrap();
     assert_eq!(held.path(), lock_path);
 
     // The INI itself stays usable by MicroSIP (and by us) while the lock is held.
@@ -534,7 +540,7 @@ fn lock_timeout_reports_and_calls_on_wait_once_and_never_blocks_the_ini() {
     );
     assert_eq!(waited_on, vec![lock_path.clone()]);
 
-    // Released on drop; the lock file stays.
+    // Released on drop; a Windows lock file stays.
     drop(held);
     let mut calls = 0;
     let again = lock_for(&target, Duration::from_secs(5), &mut |_| calls += 1).unwrap();
@@ -548,8 +554,18 @@ fn a_symlink_at_the_lock_path_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let victim = dir.path().join("victim.txt");
     fs::write(&victim, b"precious").unwrap();
+    // Unix locks the folder: a link in place of the folder. Windows: a link at the lock file.
+    #[cfg(unix)]
+    let target = {
+        let real = dir.path().join("real");
+        fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink(&real, dir.path().join("linked")).unwrap();
+        dir.path().join("linked").join(NAME)
+    };
+    #[cfg(not(unix))]
     let target = dir.path().join(NAME);
-    if !symlink_file(&victim, &dir.path().join(".microsip.ini.mpv-lock")) {
+    #[cfg(not(unix))]
+    if !symlink_file(&victim, &dir.path().join(LOCK_FILE)) {
         return;
     }
     let err = lock_for(&target, Duration::ZERO, &mut |_| {}).unwrap_err();

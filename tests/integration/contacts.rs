@@ -932,9 +932,14 @@ fn import_updates_only_given_columns_and_backs_up() {
             1,
         );
     assert_eq!(text, expected);
-    let backups: Vec<_> = fs::read_dir(dir.path().join("microsip-provision").join("backups"))
+    // Beside the file, as `Contacts.xml.<UTC timestamp>.bak`.
+    let backups: Vec<_> = fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy();
+            name.starts_with("Contacts.xml.") && name.ends_with(".bak")
+        })
         .collect();
     assert_eq!(backups.len(), 1);
     assert_eq!(fs::read(&backups[0]).unwrap(), sample());

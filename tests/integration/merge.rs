@@ -13,6 +13,7 @@ use microsip_provision::plan::{
     ChangeKind, DesiredAccount, DesiredProfile, DesiredSetting, DesiredShortcuts, SettingPolicy,
     ShortcutPolicy,
 };
+use microsip_provision::profile::state::{STATE_KEY, STATE_SECTION};
 use microsip_provision::profile::Profile;
 
 use crate::common::{corpus_dir, from_utf16le_bom, utf16le_bom};
@@ -37,8 +38,17 @@ fn apply(profile: &Profile, desired: &DesiredProfile) -> ApplyOutcome {
     apply::apply_profile(profile, desired, &ApplyOptions::default(), &mut |_| {}).unwrap()
 }
 
+/// The INI's text without the tool's own `[microsip-provision]` section (the state, checked on
+/// its own with [`state`]).
 fn ini_text(profile: &Profile) -> String {
-    from_utf16le_bom(&fs::read(&profile.ini_path).unwrap())
+    let mut document = doc(profile);
+    document.remove_section(STATE_SECTION);
+    from_utf16le_bom(&document.to_bytes())
+}
+
+/// The state JSON the tool keeps in the INI, if any.
+fn state(profile: &Profile) -> Option<String> {
+    doc(profile).get(STATE_SECTION, STATE_KEY)
 }
 
 fn doc(profile: &Profile) -> IniDocument {
@@ -80,27 +90,25 @@ fn fresh_profile_gets_a_utf16_file_and_a_second_run_writes_nothing() {
         "[Account1]\r\nlabel=Office\r\nserver=pbx.example.com\r\ndomain=pbx.example.com\r\n\
          username=1001\r\npassword=s3cret-1\r\ntransport=tls\r\n[Settings]\r\naccountId=1\r\nsingleMode=0\r\n"
     );
-    let state = fs::read_to_string(profile.tool_dir().join("state.json")).unwrap();
+    let state = state(&profile).expect("the state is kept in the INI");
+    assert!(state.contains("\"office\""), "{state}");
     assert!(!state.contains("s3cret-1"), "{state}");
 
+    let bytes = fs::read(&profile.ini_path).unwrap();
     let mtime = fs::metadata(&profile.ini_path).unwrap().modified().unwrap();
-    let state_mtime = fs::metadata(profile.tool_dir().join("state.json"))
-        .unwrap()
-        .modified()
-        .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(30));
     assert!(!changed(&apply(&profile, &desired)));
     assert_eq!(
         fs::metadata(&profile.ini_path).unwrap().modified().unwrap(),
         mtime
     );
-    assert_eq!(
-        fs::metadata(profile.tool_dir().join("state.json"))
-            .unwrap()
-            .modified()
-            .unwrap(),
-        state_mtime
-    );
+    assert_eq!(fs::read(&profile.ini_path).unwrap(), bytes);
+    // Nothing else was created in the profile folder: no state file, no lock file.
+    let names: Vec<String> = fs::read_dir(&profile.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["microsip.ini"]);
 }
 
 #[test]
@@ -354,8 +362,17 @@ fn backups_are_kept_and_bounded() {
         };
         assert!(changed(&apply(&profile, &desired)));
     }
-    let backups = fs::read_dir(profile.tool_dir().join("backups"))
+    let backups = fs::read_dir(&profile.dir)
         .unwrap()
+        .filter(|e| {
+            let name = e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .into_owned();
+            name.starts_with("microsip.ini.") && name.ends_with(".bak")
+        })
         .count();
     assert_eq!(backups, apply::BACKUPS_KEPT);
 }

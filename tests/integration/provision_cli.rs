@@ -13,6 +13,7 @@ use std::process::Output;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use microsip_provision::ini::{CodePage, IniDocument};
+use microsip_provision::profile::state::STATE_SECTION;
 use serde_json::Value;
 use similar::{capture_diff_slices, Algorithm, DiffTag};
 
@@ -124,22 +125,22 @@ impl Fleet {
         self.profile_dir(user).join("microsip.ini")
     }
 
-    fn tool_dir(&self, user: &str) -> PathBuf {
-        self.profile_dir(user).join("microsip-provision")
-    }
-
-    fn state_path(&self, user: &str) -> PathBuf {
-        self.tool_dir(user).join("state.json")
-    }
-
+    /// The state the tool keeps in the INI's `[microsip-provision]` section.
     fn state(&self, user: &str) -> Value {
-        serde_json::from_slice(&fs::read(self.state_path(user)).unwrap()).unwrap()
+        let json = self
+            .doc(user)
+            .get("microsip-provision", "state")
+            .expect("the INI holds the state");
+        serde_json::from_str(&json).unwrap()
     }
 
+    /// The backups beside the INI and `Contacts.xml` (`<name>.<UTC timestamp>.bak`).
     fn backups(&self, user: &str) -> Vec<PathBuf> {
-        let dir = self.tool_dir(user).join("backups");
-        let mut found: Vec<PathBuf> = match fs::read_dir(&dir) {
-            Ok(entries) => entries.map(|e| e.unwrap().path()).collect(),
+        let mut found: Vec<PathBuf> = match fs::read_dir(self.profile_dir(user)) {
+            Ok(entries) => entries
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "bak"))
+                .collect(),
             Err(_) => Vec::new(),
         };
         found.sort();
@@ -206,15 +207,15 @@ struct Snapshot {
     ini_mtime: Option<SystemTime>,
     #[cfg(unix)]
     ini_inode: Option<u64>,
-    state: Option<Vec<u8>>,
-    state_mtime: Option<SystemTime>,
+    /// Every other file in the profile folder (lock, temp, legacy state...), with its bytes.
+    others: Vec<(String, Vec<u8>)>,
     backups: Vec<PathBuf>,
 }
 
 impl Snapshot {
-    /// Set the INI's and the state's mtime to [`long_ago`] (so any rewrite shows), then record.
+    /// Set the INI's mtime to [`long_ago`] (so any rewrite shows), then record.
     fn take(fleet: &Fleet, user: &str) -> Snapshot {
-        for path in [fleet.ini(user), fleet.state_path(user)] {
+        for path in [fleet.ini(user)] {
             if path.exists() {
                 fs::File::options()
                     .write(true)
@@ -230,14 +231,27 @@ impl Snapshot {
     fn now(fleet: &Fleet, user: &str) -> Snapshot {
         let meta = |path: &Path| fs::metadata(path).ok();
         let ini = fleet.ini(user);
-        let state = fleet.state_path(user);
+        let mut others: Vec<(String, Vec<u8>)> = fs::read_dir(fleet.profile_dir(user))
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap())
+                    .filter(|e| e.path() != ini && e.file_type().unwrap().is_file())
+                    .map(|e| {
+                        (
+                            e.file_name().to_string_lossy().into_owned(),
+                            fs::read(e.path()).unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        others.sort();
         Snapshot {
             ini: fs::read(&ini).ok(),
             ini_mtime: meta(&ini).map(|m| m.modified().unwrap()),
             #[cfg(unix)]
             ini_inode: meta(&ini).map(|m| std::os::unix::fs::MetadataExt::ino(&m)),
-            state: fs::read(&state).ok(),
-            state_mtime: meta(&state).map(|m| m.modified().unwrap()),
+            others,
             backups: fleet.backups(user),
         }
     }
@@ -255,11 +269,10 @@ impl Snapshot {
 
     fn summary(&self) -> String {
         format!(
-            "ini {} bytes, ini mtime {:?}, state {} bytes, state mtime {:?}, backups {:?}",
+            "ini {} bytes, ini mtime {:?}, other files {:?}, backups {:?}",
             self.ini.as_ref().map_or(0, Vec::len),
             self.ini_mtime,
-            self.state.as_ref().map_or(0, Vec::len),
-            self.state_mtime,
+            self.others.iter().map(|(name, _)| name).collect::<Vec<_>>(),
             self.backups
         )
     }
@@ -471,7 +484,10 @@ fn assert_only_managed_lines_changed(before: &[u8], after: &[u8], report: &Value
             if let Some(key) = &key {
                 lines_removed.insert((section.clone(), key.clone()));
             }
-            let allowed = removed_sections.contains(section)
+            // The tool's own bookkeeping (state, fingerprint) is not MicroSIP's and not in
+            // the report by design; everything else is.
+            let allowed = section.eq_ignore_ascii_case(STATE_SECTION)
+                || removed_sections.contains(section)
                 || renamed_from.contains(section)
                 || (header_name(line).is_some() && named.contains(section))
                 || key.is_some_and(|k| keys.contains(&(section.clone(), k)));
@@ -485,7 +501,8 @@ fn assert_only_managed_lines_changed(before: &[u8], after: &[u8], report: &Value
             if let Some(key) = &key {
                 lines_added.insert((section.clone(), key.clone()));
             }
-            let allowed = renamed_to.contains(section)
+            let allowed = section.eq_ignore_ascii_case(STATE_SECTION)
+                || renamed_to.contains(section)
                 || (header_name(line).is_some() && named.contains(section))
                 || key.is_some_and(|k| keys.contains(&(section.clone(), k)));
             if !allowed {
@@ -767,12 +784,18 @@ fn yaml_and_toml_manifests_give_the_same_files() {
         let report_toml = toml.apply_json("fleet.toml", user);
         let report_yaml = yaml.apply_json("fleet.yaml", user);
         assert_eq!(report_toml["changes"], report_yaml["changes"], "{user}");
+        // Byte for byte, but for the state section (a random salt, and so other hashes).
+        let without_state = |fleet: &Fleet| {
+            let mut doc = fleet.doc(user);
+            assert!(doc.remove_section(STATE_SECTION));
+            doc.to_bytes()
+        };
         assert_eq!(
-            fs::read(toml.ini(user)).unwrap(),
-            fs::read(yaml.ini(user)).unwrap(),
+            without_state(&toml),
+            without_state(&yaml),
             "{user}: microsip.ini differs between fleet.toml and fleet.yaml"
         );
-        // The state files differ only by their random salt (and so the hashes).
+        // The states differ only by their random salt (and so the hashes).
         let strip = |mut state: Value| {
             state["salt"] = Value::Null;
             for account in state["accounts"].as_object_mut().unwrap().values_mut() {
@@ -1222,7 +1245,6 @@ fn a_running_microsip_skips_or_fails_the_profile_and_nothing_is_written() {
         .contains("MicroSIP is running"));
     assert!(report.get("changes").is_none());
     untouched.assert_untouched(&fleet, "bob", "apply --if-running skip");
-    assert!(!fleet.tool_dir("bob").exists());
 
     let run = fleet.apply(
         "fleet.toml",
@@ -1356,7 +1378,6 @@ fn invalid_manifests_fail_with_path_line_and_column() {
             );
         }
         untouched.assert_untouched(&fleet, "bob", broken.name);
-        assert!(!fleet.tool_dir("bob").exists());
 
         let run = fleet.run(&["validate", broken.name]);
         run.code(2);
@@ -1493,7 +1514,6 @@ fn an_undefined_template_variable_in_a_template_file_names_the_template_line_and
         );
     }
     untouched.assert_untouched(&fleet, "bob", "a template that does not render");
-    assert!(!fleet.tool_dir("bob").exists());
     let validate = fleet.run(&["validate", "custom.toml", "--format", "github"]);
     validate.code(2);
     assert_eq!(
@@ -1564,10 +1584,6 @@ fn a_bad_profile_file_fails_names_the_position_and_is_left_untouched() {
         fleet.plan("fleet.toml", "bob", &[]).code(1);
         untouched.assert_untouched(&fleet, "bob", what);
         assert_eq!(fs::read(fleet.ini("bob")).unwrap(), bytes);
-        assert!(
-            !fleet.tool_dir("bob").exists(),
-            "{what}: state or backup written"
-        );
     }
 }
 
@@ -1786,7 +1802,7 @@ username = "{{user.extension}}"
             .collect::<Vec<_>>(),
         ["plan", "plan", "apply", "apply", "apply"]
     );
-    let state = fs::read_to_string(fleet.state_path("alice")).unwrap();
+    let state = fleet.state("alice").to_string();
     let backups: Vec<String> = fleet
         .backups("alice")
         .iter()
@@ -1803,7 +1819,7 @@ username = "{{user.extension}}"
             );
         }
         assert!(!log_text.contains(secret.as_str()), "{secret} in the log");
-        assert!(!state.contains(secret.as_str()), "{secret} in state.json");
+        assert!(!state.contains(secret.as_str()), "{secret} in the state");
         for backup in &backups {
             assert!(!backup.contains(secret.as_str()), "{secret} in a backup");
         }
