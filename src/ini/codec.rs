@@ -333,6 +333,11 @@ fn decode_utf16le(bytes: &[u8]) -> Result<Vec<RawLine>, DecodeError> {
 
 /// Strict UTF-16 decoding: `Err((index, unit))` at the first lone surrogate.
 fn decode_units(units: &[u16]) -> Result<String, (usize, u16)> {
+    // Nearly every INI line is ASCII: narrow it in one vectorisable pass.
+    if units.iter().all(|&unit| unit < 0x80) {
+        let bytes: Vec<u8> = units.iter().map(|&unit| unit as u8).collect();
+        return Ok(String::from_utf8(bytes).expect("ASCII is UTF-8"));
+    }
     let mut text = String::with_capacity(units.len());
     let mut index = 0usize;
     for result in char::decode_utf16(units.iter().copied()) {
