@@ -530,10 +530,22 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
 /// The rest of an open file, sized from its metadata: one read for the content and one that
 /// sees the end (`File::read_to_end` would ask for the size and position again first).
 fn read_all(file: &mut File, meta: &Metadata, path: &Path) -> Result<Vec<u8>, FsError> {
-    let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
+    let error = |e| FsError::io(path, "read", e);
+    let mut bytes = vec![0; meta.len() as usize];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file.read(&mut bytes[filled..]) {
+            Ok(0) => break, // it shrank since
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(error(e)),
+        }
+    }
+    bytes.truncate(filled);
+    // Whatever was appended since the size was taken (usually one read that finds the end).
     Read::take(file, u64::MAX)
         .read_to_end(&mut bytes)
-        .map_err(|e| FsError::io(path, "read", e))?;
+        .map_err(error)?;
     Ok(bytes)
 }
 

@@ -267,6 +267,118 @@ fn is_link(meta: &std::fs::Metadata) -> bool {
     false
 }
 
+/// `f` over `items` on every core, results in `items`' order.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = items.len().div_ceil(threads).max(64);
+    if items.len() <= chunk {
+        return items.iter().map(&f).collect();
+    }
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("discovery worker"))
+            .collect()
+    })
+}
+
+/// What is at `root/folder` and below it along `rest`; `None` when `root/folder` is not a
+/// folder at all (a file in the root: not a profile).
+fn walk_user_folder(
+    root: &Path,
+    root_handle: Option<&std::fs::File>,
+    folder: &str,
+    rest: &[&str],
+) -> Option<Walk> {
+    #[cfg(target_os = "linux")]
+    if let Some(walk) = root_handle.and_then(|fd| linux::walk_beneath(fd, root, folder, rest)) {
+        return Some(walk);
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = root_handle;
+    let path = root.join(folder);
+    match std::fs::symlink_metadata(&path) {
+        Ok(meta) if is_link(&meta) => Some(Err((
+            path,
+            "the user folder is a symbolic link, junction or reparse point; refusing to follow it"
+                .to_string(),
+        ))),
+        Ok(meta) if !meta.is_dir() => None,
+        Ok(_) => Some(walk_no_links(&path, rest)),
+        Err(e) => Some(Err((path, format!("cannot inspect it: {e}")))),
+    }
+}
+
+/// The common case in one system call: `openat2` with `RESOLVE_NO_SYMLINKS` opens the MicroSIP
+/// folder only if no component on the way is a link (Linux 5.6+), then one `fstatat` looks at
+/// `microsip.ini` without following it. Anything else (a link, a missing folder, an old kernel)
+/// returns `None`, and the component-by-component walk decides and names the reason.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+    use std::os::unix::ffi::OsStrExt;
+    use std::path::Path;
+
+    use super::Walk;
+
+    pub(super) fn walk_beneath(
+        root_fd: &std::fs::File,
+        root: &Path,
+        folder: &str,
+        rest: &[&str],
+    ) -> Option<Walk> {
+        let mut relative = std::path::PathBuf::from(folder);
+        relative.extend(rest);
+        let c_relative = CString::new(relative.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `open_how` is plain data; all-zero is its documented default.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
+        // SAFETY: the path is NUL-terminated and outlives the call; `how` is a valid `open_how`
+        // of the size passed. The result is a new descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root_fd.as_raw_fd(),
+                c_relative.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: a fresh descriptor, owned here.
+        let dir = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        // SAFETY: `stat` is plain data; all-zero is a valid value for the kernel to overwrite.
+        let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: a descriptor we own, a NUL-terminated literal name, a `stat` to fill.
+        let found = unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                c"microsip.ini".as_ptr(),
+                &mut stat,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        };
+        if found == 0 {
+            let kind = stat.st_mode & libc::S_IFMT;
+            if kind == libc::S_IFLNK || kind == libc::S_IFDIR {
+                return None; // refused, with the reason, by the slow walk
+            }
+        } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
+            return None;
+        }
+        Some(Ok(Some(root.join(relative))))
+    }
+}
+
 /// Walk `rest` below `base` without following a link anywhere. `Ok(None)`: a component is
 /// missing (no MicroSIP there); `Err(reason)`: a link or a non-folder stands in the way.
 fn walk_no_links(base: &Path, rest: &[&str]) -> Walk {
@@ -342,20 +454,22 @@ pub fn discover(
         source,
     })?;
 
+    let folders: Vec<String> = entries
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    // Checking each folder's path is a few system calls that wait on the file system: done on
+    // every core (the listing order is kept).
+    let root_handle = std::fs::File::open(root).ok();
+    let walks = parallel_map(&folders, |folder| {
+        walk_user_folder(root, root_handle.as_ref(), folder, rest)
+    });
+
     // user (as the users table compares names) -> its folders
     let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for entry in entries.flatten() {
-        let folder = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        let walk = match std::fs::symlink_metadata(&path) {
-            Ok(meta) if is_link(&meta) => Err((
-                path.clone(),
-                "the user folder is a symbolic link, junction or reparse point; refusing to follow it"
-                    .to_string(),
-            )),
-            Ok(meta) if !meta.is_dir() => continue,
-            Ok(_) => walk_no_links(&path, rest),
-            Err(e) => Err((path.clone(), format!("cannot inspect it: {e}"))),
+    for (folder, walk) in folders.into_iter().zip(walks) {
+        let Some(walk) = walk else {
+            continue; // not a folder: not a profile
         };
         let name = resolve_folder_name(&folder, &is_user);
         // A name the users table reads as empty (`@x`) cannot match a user: keep it apart.

@@ -508,3 +508,63 @@ fn a_running_microsip_is_skipped_waited_for_stopped_or_ignored() {
     assert!(matches!(result, Ok(ApplyOutcome::Unchanged(_))));
     assert!(!fake.exit_requested.get() && !fake.restarted.get());
 }
+
+/// Earlier versions kept the state in `microsip-provision\state.json`. Its records still decide
+/// (the slot of an account the user renamed, a password that must not be rewritten), then the
+/// state moves into the INI and the old file goes.
+#[test]
+fn a_legacy_state_file_is_honoured_then_moved_into_the_ini() {
+    use microsip_provision::profile::state::{ManagedAccount, ProfileState};
+    let (_dir, profile) = temp_profile();
+    fs::write(
+        &profile.ini_path,
+        utf16le_bom(
+            "[Account1]\r\nlabel=Mine\r\nserver=home.example\r\ndomain=home.example\r\n\
+             username=9999\r\npassword=own\r\n\
+             [Account2]\r\nlabel=Renamed by the user\r\nserver=pbx.example.com\r\n\
+             domain=pbx.example.com\r\nusername=1001\r\npassword=ENCRYPTED-BY-MICROSIP\r\n\
+             transport=tls\r\n[Settings]\r\naccountId=2\r\n",
+        ),
+    )
+    .unwrap();
+    let mut legacy = ProfileState::new();
+    let hash = legacy.password_hash("office", "pw");
+    legacy.accounts.insert(
+        "office".into(),
+        ManagedAccount {
+            slot: 2,
+            label: "Office".into(),
+            username: "1001".into(),
+            domain: "pbx.example.com".into(),
+            password_hash: Some(hash),
+        },
+    );
+    let legacy_path = ProfileState::legacy_path(&profile);
+    fs::create_dir_all(legacy_path.parent().unwrap()).unwrap();
+    fs::write(&legacy_path, serde_json::to_vec_pretty(&legacy).unwrap()).unwrap();
+
+    let mut office = account("office", "Office", "1001", Some("pw"));
+    office.active = true;
+    let desired = DesiredProfile {
+        accounts: vec![office],
+        complete: true,
+        ..DesiredProfile::default()
+    };
+    assert!(changed(&apply(&profile, &desired)));
+    let document = doc(&profile);
+    // The slot from the legacy state: no second copy of the account.
+    assert_eq!(document.get("Account2", "label").as_deref(), Some("Office"));
+    assert!(!document.has_section("Account3"));
+    // The password was not rewritten: its hash matched.
+    assert_eq!(
+        document.get("Account2", "password").as_deref(),
+        Some("ENCRYPTED-BY-MICROSIP")
+    );
+    // The state is in the INI now, with the same salt, and the old file is gone.
+    let moved: ProfileState = serde_json::from_str(&state(&profile).unwrap()).unwrap();
+    assert_eq!(moved.salt, legacy.salt);
+    assert_eq!(moved.accounts["office"].slot, 2);
+    assert!(!legacy_path.exists());
+    // And the next run is a no-op.
+    assert!(!changed(&apply(&profile, &desired)));
+}

@@ -2060,3 +2060,87 @@ fn boolean_flags_from_the_environment_accept_1_as_logon_scripts_write_it() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The no-change fingerprint never hides a change.
+
+/// A profile left exactly as an apply wrote it is confirmed by its fingerprint without the full
+/// check; every input that changes the target (secret file, users row, manifest) and every byte
+/// changed in the file must still reach the full check.
+#[test]
+fn the_fingerprint_never_hides_a_change() {
+    let fleet = Fleet::new();
+    let first = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(first["outcome"], "changed", "{first:#}");
+    let fingerprint = || fleet.doc("alice").get(STATE_SECTION, "fingerprint");
+    assert!(fingerprint().is_some_and(|f| f.starts_with("v1.")));
+    // Untouched: unchanged, nothing written.
+    let untouched = Snapshot::take(&fleet, "alice");
+    assert_eq!(
+        fleet.apply_json("fleet.toml", "alice")["outcome"],
+        "unchanged"
+    );
+    untouched.assert_untouched(&fleet, "alice", "a no-change run");
+
+    // The secret file rotates; the INI is untouched.
+    fleet.write("secrets/alice.txt", "rotated-Pw2!\n");
+    let rotated = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(rotated["outcome"], "changed", "{rotated:#}");
+    assert_eq!(
+        fleet.doc("alice").get("Account1", "password").as_deref(),
+        Some("rotated-Pw2!")
+    );
+
+    // The users row changes.
+    let csv = fleet.read_text("users.csv");
+    fleet.write(
+        "users.csv",
+        &csv.replace("Alice Martin", "Alice Martin-Roy"),
+    );
+    let renamed = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(renamed["outcome"], "changed", "{renamed:#}");
+    assert_eq!(
+        fleet.doc("alice").get("Account1", "displayName").as_deref(),
+        Some("Alice Martin-Roy")
+    );
+
+    // The manifest changes.
+    let manifest = fleet.read_text("fleet.toml");
+    fleet.write(
+        "fleet.toml",
+        &manifest.replace("singleMode = \"1\"", "singleMode = \"0\""),
+    );
+    let edited = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(edited["outcome"], "changed", "{edited:#}");
+    assert_eq!(
+        fleet.doc("alice").get("Settings", "singleMode").as_deref(),
+        Some("0")
+    );
+
+    // MicroSIP rewrites a value we manage, and copies the fingerprint line along: the bytes no
+    // longer match it, so the full check puts the value back.
+    edit_ini(&fleet.ini("alice"), |lines| {
+        for line in lines.iter_mut() {
+            if line == "singleMode=0" {
+                *line = "singleMode=1".to_string();
+            }
+        }
+    });
+    let reverted = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(reverted["outcome"], "changed", "{reverted:#}");
+    assert_eq!(
+        fleet.doc("alice").get("Settings", "singleMode").as_deref(),
+        Some("0")
+    );
+
+    // A change MicroSIP makes to a key we do not manage: the full check finds nothing to do and
+    // writes nothing (the stale fingerprint stays until the next real change).
+    edit_ini(&fleet.ini("alice"), |lines| {
+        let at = header_index(lines, "Settings") + 1;
+        lines.insert(at, "windowLeft=42".to_string());
+    });
+    let unmanaged = Snapshot::take(&fleet, "alice");
+    let report = fleet.apply_json("fleet.toml", "alice");
+    assert_eq!(report["outcome"], "unchanged", "{report:#}");
+    unmanaged.assert_untouched(&fleet, "alice", "a change to an unmanaged key");
+}
