@@ -82,6 +82,18 @@ pub fn run_profile(
     options: &RunOptions,
     on_wait: &mut dyn FnMut(&Path),
 ) -> ProfileReport {
+    run_profile_inner(target, loaded, profile, options, on_wait, true)
+}
+
+/// [`run_profile`]; `try_fingerprint: false` when the caller already looked at the fingerprint.
+fn run_profile_inner(
+    target: &Target<'_>,
+    loaded: &LoadedManifest,
+    profile: &Profile,
+    options: &RunOptions,
+    on_wait: &mut dyn FnMut(&Path),
+    try_fingerprint: bool,
+) -> ProfileReport {
     let started = Instant::now();
     let Some(row) = loaded.users.find(&profile.user) else {
         let outcome = if options.strict {
@@ -99,17 +111,15 @@ pub fn run_profile(
     // The fast path: a file byte-for-byte as an earlier apply left it for these same inputs
     // needs no render, no lock, no parse and no merge (`profile::fingerprint`). Anything else,
     // including a read error, takes the full path below, which decides and reports properly.
-    if target.fingerprint_applies() {
-        if let Some(inputs) = target.inputs(row, &profile.user) {
-            if let Ok(Some(bytes)) = atomic::read_file(&profile.ini_path) {
-                if fingerprint::confirms(&bytes, &inputs) {
-                    return ProfileReport::new(
-                        &profile.user,
-                        &profile.dir,
-                        Outcome::Unchanged,
-                        started.elapsed(),
-                    );
-                }
+    if try_fingerprint && target.fingerprint_applies() {
+        if let Ok(Some(bytes)) = atomic::read_file(&profile.ini_path) {
+            if confirmed_by_fingerprint(target, row, &profile.user, &bytes) {
+                return ProfileReport::new(
+                    &profile.user,
+                    &profile.dir,
+                    Outcome::Unchanged,
+                    started.elapsed(),
+                );
             }
         }
     }
@@ -214,6 +224,75 @@ impl FleetSummary {
     }
 }
 
+/// The report for one discovered folder; `None` when it turns out to hold no profile.
+fn report_for(
+    target: &Target<'_>,
+    loaded: &LoadedManifest,
+    item: &Discovered,
+    options: &RunOptions,
+) -> Option<ProfileReport> {
+    Some(match item {
+        Discovered::Profile(profile) => run_profile(target, loaded, profile, options, &mut |_| {}),
+        Discovered::Unchecked(unchecked) => {
+            let started = Instant::now();
+            // Linux reads the INI in the call that proves no link is on the way: a profile left
+            // as the last apply wrote it is done without another look.
+            let read = unchecked.read_ini();
+            if let (Some(bytes), Some(row)) = (&read, loaded.users.find(&unchecked.user)) {
+                if confirmed_by_fingerprint(target, row, &unchecked.user, bytes) {
+                    let dir = unchecked.dir();
+                    return Some(ProfileReport::new(
+                        &unchecked.user,
+                        &dir,
+                        Outcome::Unchanged,
+                        started.elapsed(),
+                    ));
+                }
+            }
+            match unchecked.check()? {
+                Discovered::Profile(profile) => run_profile_inner(
+                    target,
+                    loaded,
+                    &profile,
+                    options,
+                    &mut |_| {},
+                    read.is_none(),
+                ),
+                other => return report_for(target, loaded, &other, options),
+            }
+        }
+        Discovered::Refused { user, path, reason } => {
+            let mut report = ProfileReport::new(user, path, Outcome::Failed, Default::default());
+            report.error = Some(format!("{}: {reason}", path.display()));
+            report
+        }
+        Discovered::Superseded {
+            user,
+            path,
+            by,
+            reason,
+        } => {
+            let mut report = ProfileReport::new(user, path, Outcome::Skipped, Default::default());
+            report.error = Some(format!("{reason}; {} is used instead", by.display()));
+            report
+        }
+    })
+}
+
+/// Whether `bytes`, the profile's `microsip.ini`, carry a fingerprint proving they are what an
+/// earlier apply wrote for this user's current inputs (`profile::fingerprint`).
+fn confirmed_by_fingerprint(
+    target: &Target<'_>,
+    row: &crate::manifest::UserRow,
+    user: &str,
+    bytes: &[u8],
+) -> bool {
+    target.fingerprint_applies()
+        && target
+            .inputs(row, user)
+            .is_some_and(|inputs| fingerprint::confirms(bytes, &inputs))
+}
+
 /// Run the pipeline over every discovered profile on `jobs` threads. Each report goes to `sink`
 /// as soon as it exists (from the worker thread that made it).
 pub fn run_fleet(
@@ -231,27 +310,8 @@ pub fn run_fleet(
         let Some(item) = discovered.get(index) else {
             break;
         };
-        let report = match item {
-            Discovered::Profile(profile) => {
-                run_profile(target, loaded, profile, options, &mut |_| {})
-            }
-            Discovered::Refused { user, path, reason } => {
-                let mut report =
-                    ProfileReport::new(user, path, Outcome::Failed, Default::default());
-                report.error = Some(format!("{}: {reason}", path.display()));
-                report
-            }
-            Discovered::Superseded {
-                user,
-                path,
-                by,
-                reason,
-            } => {
-                let mut report =
-                    ProfileReport::new(user, path, Outcome::Skipped, Default::default());
-                report.error = Some(format!("{reason}; {} is used instead", by.display()));
-                report
-            }
+        let Some(report) = report_for(target, loaded, item, options) else {
+            continue; // a folder without MicroSIP: not a profile
         };
         sink(&report);
         summary.lock().expect("summary lock").add(&report);

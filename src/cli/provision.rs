@@ -18,7 +18,7 @@ use microsip_provision::apply::running::{self, MicrosipProcesses, SystemProcesse
 use microsip_provision::apply::{atomic, ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
-use microsip_provision::profile::discover::{discover, DEFAULT_LAYOUT};
+use microsip_provision::profile::discover::{discover_deferred, DEFAULT_LAYOUT};
 use microsip_provision::profile::{Profile, ProfileSelection};
 use microsip_provision::report::{EventLog, Outcome, ProfileReport};
 
@@ -493,7 +493,7 @@ fn run(
 
     // A folder whose whole name is a manifest user (`john.DOE`) is not read as a domain form.
     let is_user = |name: &str| loaded.users.find(name).is_some();
-    let discovered = discover(root, &fleet.layout, is_user).map_err(|e| Failure {
+    let discovered = discover_deferred(root, &fleet.layout, is_user).map_err(|e| Failure {
         path: Some(root.clone()),
         position: None,
         message: e.to_string(),

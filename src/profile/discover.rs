@@ -54,6 +54,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::Profile;
 
@@ -65,6 +66,11 @@ pub const DEFAULT_LAYOUT: &str = "{user}/AppData/Roaming/MicroSIP";
 pub enum Discovered {
     /// A profile to work on.
     Profile(Profile),
+    /// The only folder of its user, not looked into yet ([`discover_deferred`]): whoever works
+    /// on it checks it ([`Unchecked::check`]), in parallel, and on Linux may read its
+    /// `microsip.ini` in the same system call that proves no link is on the way
+    /// ([`Unchecked::read_ini`]).
+    Unchecked(Unchecked),
     /// A folder that cannot be used, and why (counted as failed).
     Refused {
         /// The user folder's name.
@@ -85,6 +91,103 @@ pub enum Discovered {
         /// Why this one was passed over, for the report.
         reason: String,
     },
+}
+
+impl Discovered {
+    /// The user it maps to.
+    pub fn user(&self) -> &str {
+        match self {
+            Discovered::Profile(profile) => &profile.user,
+            Discovered::Unchecked(unchecked) => &unchecked.user,
+            Discovered::Refused { user, .. } | Discovered::Superseded { user, .. } => user,
+        }
+    }
+}
+
+/// A user folder whose path below the root is checked by whoever works on it.
+#[derive(Debug, Clone)]
+pub struct Unchecked {
+    /// The user the folder maps to.
+    pub user: String,
+    /// The user folder's name in the root.
+    folder: String,
+    /// The root and the layout below each user folder.
+    beneath: Arc<Beneath>,
+}
+
+/// The root (and a handle on it, to resolve paths beneath it) and the layout's components below
+/// a user folder.
+#[derive(Debug)]
+struct Beneath {
+    root: PathBuf,
+    handle: Option<std::fs::File>,
+    rest: Vec<String>,
+}
+
+impl PartialEq for Unchecked {
+    fn eq(&self, other: &Self) -> bool {
+        (
+            &self.user,
+            &self.folder,
+            &self.beneath.root,
+            &self.beneath.rest,
+        ) == (
+            &other.user,
+            &other.folder,
+            &other.beneath.root,
+            &other.beneath.rest,
+        )
+    }
+}
+
+impl Eq for Unchecked {}
+
+impl Unchecked {
+    /// The MicroSIP folder this would be, if it checks out.
+    pub fn dir(&self) -> PathBuf {
+        let mut dir = self.beneath.root.join(&self.folder);
+        dir.extend(&self.beneath.rest);
+        dir
+    }
+
+    /// Look into the folder exactly as [`discover`] does: `None` when it holds no MicroSIP
+    /// folder (not a profile), else a [`Discovered::Profile`] or a [`Discovered::Refused`].
+    pub fn check(&self) -> Option<Discovered> {
+        let rest: Vec<&str> = self.beneath.rest.iter().map(String::as_str).collect();
+        let walk = walk_user_folder(
+            &self.beneath.root,
+            self.beneath.handle.as_ref(),
+            &self.folder,
+            &rest,
+        )?;
+        match walk {
+            Ok(None) => None,
+            Ok(Some(dir)) => Some(Discovered::Profile(Profile::in_dir(dir, self.user.clone()))),
+            Err((path, reason)) => Some(Discovered::Refused {
+                user: self.user.clone(),
+                path,
+                reason,
+            }),
+        }
+    }
+
+    /// The bytes of `microsip.ini`, read only if no component from the root down to it is a
+    /// link (Linux: one `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`). `None` in every
+    /// other case (no such file, a link, another system): then [`Unchecked::check`] decides.
+    pub fn read_ini(&self) -> Option<Vec<u8>> {
+        #[cfg(target_os = "linux")]
+        {
+            let mut relative = PathBuf::from(&self.folder);
+            relative.extend(&self.beneath.rest);
+            relative.push("microsip.ini");
+            let handle = self.beneath.handle.as_ref()?;
+            let file = linux::open_beneath(handle, &relative, libc::O_RDONLY | libc::O_NOFOLLOW)?;
+            let file = std::fs::File::from(file);
+            crate::apply::atomic::read_open_file(file, &relative).ok()
+        }
+        #[cfg(not(target_os = "linux"))]
+        None
+    }
 }
 
 /// A layout pattern that cannot be used.
@@ -327,6 +430,33 @@ mod linux {
 
     use super::Walk;
 
+    /// `openat2(root, relative, flags, RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH)`: the file, or
+    /// `None` (missing, a link on the way, an old kernel...).
+    pub(super) fn open_beneath(
+        root: &std::fs::File,
+        relative: &Path,
+        flags: libc::c_int,
+    ) -> Option<OwnedFd> {
+        let c_relative = CString::new(relative.as_os_str().as_bytes()).ok()?;
+        // SAFETY: `open_how` is plain data; all-zero is its documented default.
+        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+        how.flags = (flags | libc::O_CLOEXEC) as u64;
+        how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
+        // SAFETY: the path is NUL-terminated and outlives the call; `how` is a valid `open_how`
+        // of the size passed. The result is a new descriptor or -1.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                c_relative.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        // SAFETY: a fresh descriptor from the kernel, owned by nobody else.
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    }
+
     pub(super) fn walk_beneath(
         root_fd: &std::fs::File,
         root: &Path,
@@ -335,27 +465,7 @@ mod linux {
     ) -> Option<Walk> {
         let mut relative = std::path::PathBuf::from(folder);
         relative.extend(rest);
-        let c_relative = CString::new(relative.as_os_str().as_bytes()).ok()?;
-        // SAFETY: `open_how` is plain data; all-zero is its documented default.
-        let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-        how.flags = (libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) as u64;
-        how.resolve = libc::RESOLVE_NO_SYMLINKS | libc::RESOLVE_BENEATH;
-        // SAFETY: the path is NUL-terminated and outlives the call; `how` is a valid `open_how`
-        // of the size passed. The result is a new descriptor or -1.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root_fd.as_raw_fd(),
-                c_relative.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd < 0 {
-            return None;
-        }
-        // SAFETY: a fresh descriptor, owned here.
-        let dir = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        let dir = open_beneath(root_fd, &relative, libc::O_PATH | libc::O_DIRECTORY)?;
         // SAFETY: `stat` is plain data; all-zero is a valid value for the kernel to overwrite.
         let mut stat: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: a descriptor we own, a NUL-terminated literal name, a `stat` to fill.
@@ -434,6 +544,27 @@ pub fn discover(
     layout: &str,
     is_user: impl Fn(&str) -> bool,
 ) -> Result<Vec<Discovered>, DiscoverError> {
+    discover_impl(root, layout, is_user, false)
+}
+
+/// [`discover`], but the only folder of a user is not looked into here: it comes back as
+/// [`Discovered::Unchecked`], for the worker that handles it to check ([`Unchecked::check`],
+/// the same rules) — in parallel, and on Linux in the system call that opens its
+/// `microsip.ini`. Users with several folders are resolved here, as [`discover`] does.
+pub fn discover_deferred(
+    root: &Path,
+    layout: &str,
+    is_user: impl Fn(&str) -> bool,
+) -> Result<Vec<Discovered>, DiscoverError> {
+    discover_impl(root, layout, is_user, true)
+}
+
+fn discover_impl(
+    root: &Path,
+    layout: &str,
+    is_user: impl Fn(&str) -> bool,
+    defer: bool,
+) -> Result<Vec<Discovered>, DiscoverError> {
     let parts: Vec<&str> = layout
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != ".")
@@ -453,24 +584,16 @@ pub fn discover(
         path: root.to_path_buf(),
         source,
     })?;
-
-    let folders: Vec<String> = entries
-        .flatten()
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .collect();
-    // Checking each folder's path is a few system calls that wait on the file system: done on
-    // every core (the listing order is kept).
-    let root_handle = std::fs::File::open(root).ok();
-    let walks = parallel_map(&folders, |folder| {
-        walk_user_folder(root, root_handle.as_ref(), folder, rest)
+    let beneath = Arc::new(Beneath {
+        root: root.to_path_buf(),
+        handle: std::fs::File::open(root).ok(),
+        rest: rest.iter().map(|p| p.to_string()).collect(),
     });
 
-    // user (as the users table compares names) -> its folders
+    // user (as the users table compares names) -> its folders, by name alone
     let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for (folder, walk) in folders.into_iter().zip(walks) {
-        let Some(walk) = walk else {
-            continue; // not a folder: not a profile
-        };
+    for entry in entries.flatten() {
+        let folder = entry.file_name().to_string_lossy().into_owned();
         let name = resolve_folder_name(&folder, &is_user);
         // A name the users table reads as empty (`@x`) cannot match a user: keep it apart.
         let key = match crate::manifest::normalize_user_name(name.user) {
@@ -483,12 +606,46 @@ pub fn discover(
             conflict: name.conflict,
             domain: name.domain.is_some(),
             folder,
-            walk,
+            walk: Ok(None),
         };
         by_user.entry(key).or_default().push(candidate);
     }
 
     let mut found = Vec::new();
+    // Deferred: the only folder of its user needs no comparison, so nothing is read here.
+    if defer {
+        by_user.retain(|_, candidates| {
+            if let [only] = candidates.as_slice() {
+                found.push(Discovered::Unchecked(Unchecked {
+                    user: only.user().to_string(),
+                    folder: only.folder.clone(),
+                    beneath: Arc::clone(&beneath),
+                }));
+                false
+            } else {
+                true
+            }
+        });
+    }
+    // Checking each folder's path is a few system calls that wait on the file system: done on
+    // every core. A root entry that is not a folder is no candidate.
+    let mut all: Vec<(String, Candidate)> = by_user
+        .into_iter()
+        .flat_map(|(key, candidates)| candidates.into_iter().map(move |c| (key.clone(), c)))
+        .collect();
+    let handle = beneath.handle.as_ref();
+    let walks = parallel_map(&all, |(_, c)| {
+        walk_user_folder(root, handle, &c.folder, rest)
+    });
+    let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    for ((key, mut candidate), walk) in all.drain(..).zip(walks) {
+        let Some(walk) = walk else {
+            continue;
+        };
+        candidate.walk = walk;
+        by_user.entry(key).or_default().push(candidate);
+    }
+
     for (_, mut candidates) in by_user {
         let usable = candidates
             .iter()
@@ -541,6 +698,8 @@ pub fn discover(
             }
         }
     }
+    // In user order (as the users table compares them), whatever was deferred.
+    found.sort_by_cached_key(|d| d.user().to_lowercase());
     Ok(found)
 }
 
@@ -608,6 +767,63 @@ mod tests {
         assert!(found
             .iter()
             .any(|d| matches!(d, Discovered::Refused { user, .. } if user == "mallory")));
+    }
+
+    /// The deferred form checks exactly as the eager one: the same profiles, refusals and
+    /// supersessions once every unchecked folder is checked, and a folder without MicroSIP or a
+    /// file in the root disappears. On Linux, the INI is readable through `read_ini` only where no
+    /// link is on the way.
+    #[test]
+    fn deferred_discovery_checks_the_same_as_eager_discovery() {
+        let root = tempfile::tempdir().unwrap();
+        for user in ["jdoe", "jdoe.V6", "anna", "nomicrosip", "bob.CORP"] {
+            let dir = root.path().join(user);
+            std::fs::create_dir_all(&dir).unwrap();
+            if user != "nomicrosip" {
+                std::fs::create_dir_all(dir.join("MicroSIP")).unwrap();
+                std::fs::write(dir.join("MicroSIP/microsip.ini"), b"\xFF\xFE").unwrap();
+            }
+        }
+        std::fs::write(root.path().join("notes.txt"), b"not a profile").unwrap();
+        #[cfg(unix)]
+        {
+            std::fs::create_dir_all(root.path().join("mallory")).unwrap();
+            std::os::unix::fs::symlink(
+                root.path().join("anna/MicroSIP"),
+                root.path().join("mallory/MicroSIP"),
+            )
+            .unwrap();
+            std::fs::create_dir_all(root.path().join("eve/MicroSIP")).unwrap();
+            std::os::unix::fs::symlink(
+                root.path().join("anna/MicroSIP/microsip.ini"),
+                root.path().join("eve/MicroSIP/microsip.ini"),
+            )
+            .unwrap();
+        }
+        let eager = discover(root.path(), "{user}/MicroSIP", |_| false).unwrap();
+        let deferred = discover_deferred(root.path(), "{user}/MicroSIP", |_| false).unwrap();
+        assert!(deferred
+            .iter()
+            .any(|d| matches!(d, Discovered::Unchecked(_))));
+        for item in &deferred {
+            if let Discovered::Unchecked(unchecked) = item {
+                let readable = unchecked.read_ini().is_some();
+                let clean = matches!(unchecked.check(), Some(Discovered::Profile(_)));
+                if cfg!(target_os = "linux") {
+                    assert_eq!(readable, clean, "{unchecked:?}");
+                } else {
+                    assert!(!readable);
+                }
+            }
+        }
+        let checked: Vec<Discovered> = deferred
+            .into_iter()
+            .filter_map(|d| match d {
+                Discovered::Unchecked(u) => u.check(),
+                other => Some(other),
+            })
+            .collect();
+        assert_eq!(checked, eager);
     }
 
     /// `parse_folder_name` as a tuple (user, domain, conflict, version), for short assertions.
@@ -741,6 +957,7 @@ mod tests {
                     superseded.push((user.clone(), folder(path), folder(by)))
                 }
                 Discovered::Refused { .. } => {}
+                Discovered::Unchecked(_) => unreachable!("discover checks every folder"),
             }
         }
         (profiles, superseded)
