@@ -529,6 +529,7 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
 
 /// The whole content of a file opened elsewhere (e.g. beneath a folder handle), refusing a
 /// folder or a link; `path` names it in errors.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // used where `openat2` exists
 pub(crate) fn read_open_file(mut file: File, path: &Path) -> Result<Vec<u8>, FsError> {
     let meta = file
         .metadata()

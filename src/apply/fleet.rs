@@ -249,7 +249,13 @@ fn report_for(
                     ));
                 }
             }
-            match unchecked.check()? {
+            // A read through `read_ini` already proved what checking would: no link on the way,
+            // a real file at the end.
+            let checked = match read {
+                Some(_) => Discovered::Profile(Profile::in_dir(unchecked.dir(), &unchecked.user)),
+                None => unchecked.check()?,
+            };
+            match checked {
                 Discovered::Profile(profile) => run_profile_inner(
                     target,
                     loaded,

@@ -112,8 +112,8 @@ pub struct ProfilePlan {
     pub profile: Profile,
     /// The INI's bytes as read (`None`: the file does not exist yet).
     pub before_bytes: Option<Vec<u8>>,
-    /// The INI as read.
-    pub before: Option<IniDocument>,
+    /// The code page the INI was read with (ANSI files), to read `before_bytes` again for a diff.
+    pub ansi: CodePage,
     /// The INI as it should be (with the state, and a fresh fingerprint when it is written).
     pub after: IniDocument,
     /// `after`'s bytes (empty when there is no file and none is written).
@@ -171,7 +171,13 @@ impl ProfilePlan {
             document.remove_section(crate::profile::state::STATE_SECTION);
             document
         };
-        let before = self.before.as_ref().map(without_state);
+        // The document as read is parsed again only here: a diff is rare (plan, dry run), the
+        // copy it would otherwise cost is not.
+        let before = self
+            .before_bytes
+            .as_deref()
+            .and_then(|bytes| IniDocument::parse(bytes, self.ansi).ok())
+            .map(|document| without_state(&document));
         let mut text =
             diff::unified_diff("microsip.ini", before.as_ref(), &without_state(&self.after));
         if let Some(contacts) = self.contacts.as_ref().filter(|c| c.changed) {
@@ -204,7 +210,8 @@ pub fn plan_profile(
     let state_before =
         ProfileState::load(path, before.as_ref(), &ProfileState::legacy_path(profile))?;
     let mut state = state_before.0.clone();
-    let mut after = before.clone().unwrap_or_default();
+    let mut after = before.unwrap_or_default();
+    let had_file = before_bytes.is_some();
     let merge_error = |source| ProfileError::Merge {
         path: path.clone(),
         source: Box::new(source),
@@ -276,7 +283,7 @@ pub fn plan_profile(
     let worth_keeping = state_before.1 == StateSource::Ini
         || !state.accounts.is_empty()
         || !state.contacts.is_empty();
-    let store_state = state_changed && worth_keeping && (before.is_some() || ini_edited);
+    let store_state = state_changed && worth_keeping && (had_file || ini_edited);
     if store_state {
         state.store(&mut after).map_err(|source| {
             merge_error(MergeError::Edit {
@@ -305,7 +312,7 @@ pub fn plan_profile(
     Ok(ProfilePlan {
         profile: profile.clone(),
         before_bytes,
-        before,
+        ansi,
         after,
         after_bytes,
         rewritten,

@@ -439,9 +439,10 @@ fn load_csv(
         ));
         return None;
     };
-    let mut rows = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for record in &records[1..] {
+    let mut rows = Vec::with_capacity(records.len() - 1);
+    let mut seen: HashMap<String, usize> = HashMap::with_capacity(records.len() - 1);
+    // The values move into the rows: the header row is skipped.
+    for record in records.into_iter().skip(1) {
         // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
         if record.values.iter().all(|v| v.trim().is_empty()) {
             continue;
@@ -449,7 +450,7 @@ fn load_csv(
         let line = source.line_column(record.start).0;
         if record.values.len() != columns.len() {
             let offset = if record.values.len() > columns.len() {
-                field_offset(record, columns.len())
+                field_offset(&record, columns.len())
             } else {
                 record.fields.last().map_or(record.start, |r| r.end)
             };
@@ -468,15 +469,11 @@ fn load_csv(
             &record.values[key_index],
             line,
             &mut seen,
-            |message| source.diagnostic(Severity::Error, field_offset(record, key_index), message),
+            |message| source.diagnostic(Severity::Error, field_offset(&record, key_index), message),
             diagnostics,
         );
         rows.push(UserRow {
-            fields: columns
-                .iter()
-                .cloned()
-                .zip(record.values.iter().cloned())
-                .collect(),
+            fields: columns.iter().cloned().zip(record.values).collect(),
             line,
         });
     }
