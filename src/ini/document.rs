@@ -171,6 +171,20 @@ pub(crate) fn fold(name: &str) -> String {
     }
 }
 
+/// `fold(name) == folded`, without allocating for an ASCII name (nearly every INI name): lookups
+/// compare many names per call.
+pub(crate) fn folds_to(name: &str, folded: &str) -> bool {
+    if name.is_ascii() {
+        name.len() == folded.len()
+            && name
+                .bytes()
+                .zip(folded.bytes())
+                .all(|(a, b)| a.to_ascii_lowercase() == b)
+    } else {
+        fold(name) == folded
+    }
+}
+
 /// Lookup arguments are trimmed of spaces only (rule 6): an argument with a tab, `\v`, `\r` or
 /// `\n` at an end can never equal a trimmed name from the file, so it is simply not found.
 fn fold_argument(name: &str) -> String {
@@ -432,7 +446,7 @@ impl IniDocument {
         (block.header + 1..block.end).find(|&i| {
             self.lines[i]
                 .entry()
-                .is_some_and(|(name, _)| fold(name) == wanted)
+                .is_some_and(|(name, _)| folds_to(name, &wanted))
         })
     }
 
@@ -605,7 +619,9 @@ impl IniDocument {
         self.lines.retain(|line| {
             let keep = !(index > header
                 && index < end
-                && line.entry().is_some_and(|(name, _)| fold(name) == wanted));
+                && line
+                    .entry()
+                    .is_some_and(|(name, _)| folds_to(name, &wanted)));
             index += 1;
             keep
         });

@@ -52,7 +52,7 @@
 //! an admin's run against another file, so no component below the root is ever followed through a
 //! link: such a profile is refused with the reason.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -591,7 +591,7 @@ fn discover_impl(
     });
 
     // user (as the users table compares names) -> its folders, by name alone
-    let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
+    let mut by_user: HashMap<String, Vec<Candidate>> = HashMap::new();
     for entry in entries.flatten() {
         let folder = entry.file_name().to_string_lossy().into_owned();
         let name = resolve_folder_name(&folder, &is_user);
@@ -611,16 +611,20 @@ fn discover_impl(
         by_user.entry(key).or_default().push(candidate);
     }
 
-    let mut found = Vec::new();
+    // (user key, what was found), put in user order at the end
+    let mut found: Vec<(String, Discovered)> = Vec::with_capacity(by_user.len());
     // Deferred: the only folder of its user needs no comparison, so nothing is read here.
     if defer {
-        by_user.retain(|_, candidates| {
+        by_user.retain(|key, candidates| {
             if let [only] = candidates.as_slice() {
-                found.push(Discovered::Unchecked(Unchecked {
-                    user: only.user().to_string(),
-                    folder: only.folder.clone(),
-                    beneath: Arc::clone(&beneath),
-                }));
+                found.push((
+                    key.clone(),
+                    Discovered::Unchecked(Unchecked {
+                        user: only.user().to_string(),
+                        folder: only.folder.clone(),
+                        beneath: Arc::clone(&beneath),
+                    }),
+                ));
                 false
             } else {
                 true
@@ -646,7 +650,7 @@ fn discover_impl(
         by_user.entry(key).or_default().push(candidate);
     }
 
-    for (_, mut candidates) in by_user {
+    for (key, mut candidates) in by_user {
         let usable = candidates
             .iter()
             .filter(|c| matches!(c.walk, Ok(Some(_))))
@@ -676,31 +680,37 @@ fn discover_impl(
                 Ok(Some(dir)) => match &winner {
                     None => {
                         winner = Some((dir.clone(), candidate.version));
-                        found.push(Discovered::Profile(Profile::in_dir(dir, user)));
+                        found.push((key.clone(), Discovered::Profile(Profile::in_dir(dir, user))));
                     }
-                    Some((by, version)) => found.push(Discovered::Superseded {
-                        user,
-                        path: dir,
-                        by: by.clone(),
-                        reason: if candidate.version < *version {
-                            format!(
-                                "an older roaming profile version (V{} < V{version})",
-                                candidate.version
-                            )
-                        } else {
-                            "another folder of the same user holds a newer profile (a newer \
+                    Some((by, version)) => found.push((
+                        key.clone(),
+                        Discovered::Superseded {
+                            user,
+                            path: dir,
+                            by: by.clone(),
+                            reason: if candidate.version < *version {
+                                format!(
+                                    "an older roaming profile version (V{} < V{version})",
+                                    candidate.version
+                                )
+                            } else {
+                                "another folder of the same user holds a newer profile (a newer \
                              microsip.ini, or a name Windows gave later)"
-                                .to_string()
+                                    .to_string()
+                            },
                         },
-                    }),
+                    )),
                 },
-                Err((path, reason)) => found.push(Discovered::Refused { user, path, reason }),
+                Err((path, reason)) => {
+                    found.push((key.clone(), Discovered::Refused { user, path, reason }))
+                }
             }
         }
     }
-    // In user order (as the users table compares them), whatever was deferred.
-    found.sort_by_cached_key(|d| d.user().to_lowercase());
-    Ok(found)
+    // In user order (as the users table compares them), whatever was deferred; a user's own
+    // entries keep their order (the profile first).
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(found.into_iter().map(|(_, d)| d).collect())
 }
 
 #[cfg(test)]
