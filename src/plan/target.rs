@@ -178,23 +178,36 @@ impl<'a> Target<'a> {
                 }
             };
             let id = account.stable_id().to_string();
-            let context = render::template_context(
-                &user_map,
-                profile_user,
-                Some(&AccountContext {
-                    id: &id,
-                    label: &label,
-                    keys: &keys,
-                }),
-            );
-            let fragment = match self
-                .renderer
-                .render_fragment(&self.templates[index], &context)
-            {
-                Ok(fragment) => fragment,
-                Err(e) => {
-                    diagnostics.push(at(AccountField::Template, Severity::Error, describe(&e)));
-                    continue;
+            // The built-in template's output is known without running it (most manifests).
+            let known = (self.templates[index] == render::BUILTIN_TEMPLATE)
+                .then(|| render::builtin_fragment(&label, &keys))
+                .flatten();
+            let fragment = match known {
+                Some(fragment) => fragment,
+                None => {
+                    let context = render::template_context(
+                        &user_map,
+                        profile_user,
+                        Some(&AccountContext {
+                            id: &id,
+                            label: &label,
+                            keys: &keys,
+                        }),
+                    );
+                    match self
+                        .renderer
+                        .render_fragment(&self.templates[index], &context)
+                    {
+                        Ok(fragment) => fragment,
+                        Err(e) => {
+                            diagnostics.push(at(
+                                AccountField::Template,
+                                Severity::Error,
+                                describe(&e),
+                            ));
+                            continue;
+                        }
+                    }
                 }
             };
             let mut final_label = label;

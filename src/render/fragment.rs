@@ -118,6 +118,37 @@ fn locate(template: &str, source: Option<&str>, text: &str, message: String) -> 
     }
 }
 
+/// What the built-in template (`templates/account.ini.hbs`: `label="…"`, then `key="…"` for each
+/// key) renders and [`parse`] reads back, without running the template: `label` and then `keys`,
+/// in order, unchanged. `None` unless every name and value is one for which that is certain
+/// (a plain key name, no line break or NUL, no duplicate, a value far from Windows' 64K wrap);
+/// then the template runs as for any other. Rendering the same fragment for every user was a
+/// sixth of a first apply.
+pub(crate) fn builtin(label: &str, keys: &[(String, String)]) -> Option<Vec<(String, String)>> {
+    let plain_value = |v: &str| v.len() < 4096 && !v.contains(['\r', '\n', '\0']);
+    let plain_key = |k: &str| {
+        !k.is_empty()
+            && k.trim_matches(BLANKS) == k
+            && !k.contains(['=', '\r', '\n', '\0'])
+            && !k.starts_with(['[', ';'])
+    };
+    if !plain_value(label) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(keys.len() + 1);
+    out.push(("label".to_string(), label.to_string()));
+    for (key, value) in keys {
+        let duplicate = out.iter().any(|(seen, _): &(String, String)| {
+            crate::ini::document::folds_to(key, &crate::ini::document::fold(seen))
+        });
+        if !plain_key(key) || !plain_value(value) || duplicate {
+            return None;
+        }
+        out.push((key.clone(), value.clone()));
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

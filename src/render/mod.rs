@@ -73,6 +73,12 @@ pub use error::RenderError;
 /// Name under which the built-in account template is registered.
 pub const BUILTIN_TEMPLATE: &str = "account.ini.hbs";
 
+/// [`BUILTIN_TEMPLATE`]'s fragment for `label` and `keys` without rendering it, when it is
+/// certain to be `label` then `keys` (see `fragment::builtin`); `None`: render it.
+pub fn builtin_fragment(label: &str, keys: &[(String, String)]) -> Option<Vec<(String, String)>> {
+    fragment::builtin(label, keys)
+}
+
 /// Source of the built-in account template (`templates/account.ini.hbs`).
 pub const BUILTIN_TEMPLATE_SOURCE: &str = include_str!("../../templates/account.ini.hbs");
 

@@ -325,3 +325,66 @@ fn template_file_decoding() {
     assert_eq!(decode_template_file(b"\xFF\xFEa"), None);
     assert_eq!(decode_template_file(b"a=\xE9"), None);
 }
+
+/// The built-in template's known output is exactly what rendering it gives, for awkward labels
+/// and values (quotes, blanks, `;`, `=`, non-ASCII, empty), and it declines what it cannot be sure
+/// of (then the template runs and decides, errors included).
+#[test]
+fn the_builtin_fragment_is_what_the_template_renders() {
+    let renderer = Renderer::new();
+    let user = serde_json::Map::new();
+    let values = [
+        "plain",
+        "",
+        "  padded  ",
+        "\"quoted\"",
+        "'single'",
+        "a\"b",
+        "ends with quote\"",
+        "; not a comment",
+        "x=y",
+        "Müller 李",
+        "\t tab",
+        "[not a header]",
+    ];
+    for label in values {
+        for value in values {
+            let keys = vec![
+                ("server".to_string(), value.to_string()),
+                ("domain".to_string(), "pbx.example.com".to_string()),
+                ("displayName".to_string(), value.to_string()),
+            ];
+            let known = builtin_fragment(label, &keys).expect("plain names and values");
+            let context = template_context(
+                &user,
+                "alice",
+                Some(&AccountContext {
+                    id: "office",
+                    label,
+                    keys: &keys,
+                }),
+            );
+            let rendered = renderer
+                .render_fragment(BUILTIN_TEMPLATE, &context)
+                .unwrap();
+            assert_eq!(known, rendered, "label {label:?}, value {value:?}");
+        }
+    }
+    let declined = |label: &str, keys: &[(&str, &str)]| {
+        let keys: Vec<(String, String)> = keys
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        builtin_fragment(label, &keys).is_none()
+    };
+    assert!(declined("x", &[("Label", "y")]), "a second label");
+    assert!(declined("x", &[("a", "1"), ("A", "2")]), "a duplicate key");
+    assert!(declined("x", &[(" a", "1")]), "a key with blanks");
+    assert!(declined("x", &[("a=b", "1")]), "a key with =");
+    assert!(declined("x", &[(";a", "1")]), "a comment-like key");
+    assert!(declined("line\nbreak", &[]), "a line break");
+    assert!(
+        declined("x", &[("a", &"v".repeat(70_000))]),
+        "a value near the 64K wrap"
+    );
+}
