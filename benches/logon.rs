@@ -84,7 +84,7 @@ fn main() {
     }
     println!("logon case: bob's lived-in 3.22 profile (UTF-16LE, 6.7 KB), examples/fleet.toml");
     summary("floor: process start (--version)", floor);
-    summary("apply, first logon (7 changes, backup, state)", first);
+    summary("apply, first logon (7 changes, backup, 1 write)", first);
     summary("apply, every later logon (no change, no write)", again);
     summary("plan (no change)", plan);
 }
