@@ -993,7 +993,9 @@ mod tests {
         // Different users despite the dots.
         profile_folder(root, "john.doe", Some(0));
         profile_folder(root, "john", Some(0));
-        profile_folder(root, "jdoe.corp", Some(0));
+        // A lower-case suffix is no domain (a name of its own that a case-insensitive file
+        // system, Windows', can hold beside the others).
+        profile_folder(root, "mary.corp", Some(0));
         let found = discover(root, "{user}/MicroSIP", |_| false).unwrap();
         let (profiles, superseded) = outcome(root, &found);
         let pairs = |items: &[(&str, &str)]| {
@@ -1009,9 +1011,9 @@ mod tests {
                 ("bob", "bob.V6"),
                 ("carl", "carl.CORP"),
                 ("jdoe", "jdoe"),
-                ("jdoe.corp", "jdoe.corp"),
                 ("john", "john"),
                 ("john.doe", "john.doe"),
+                ("mary.corp", "mary.corp"),
             ])
         );
         let triples = |items: &[(&str, &str, &str)]| {
@@ -1068,12 +1070,13 @@ mod tests {
     fn equal_candidates_are_decided_by_the_folder_name() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path();
-        // Same version, time and Windows order: the folder name decides.
-        profile_folder(root, "JDoe", Some(0));
-        profile_folder(root, "jdoe", Some(0));
+        // Same version, time and Windows order: the folder name decides. (Two domains, not two
+        // cases of one name, which Windows' file system could not hold side by side.)
+        profile_folder(root, "jdoe.DEV", Some(0));
+        profile_folder(root, "jdoe.CORP", Some(0));
         let first = discover(root, "{user}/MicroSIP", |_| false).unwrap();
         let (profiles, superseded) = outcome(root, &first);
-        assert_eq!(profiles, [("JDoe".to_string(), "JDoe".to_string())]);
+        assert_eq!(profiles, [("jdoe".to_string(), "jdoe.CORP".to_string())]);
         assert_eq!(superseded.len(), 1);
         assert_eq!(discover(root, "{user}/MicroSIP", |_| false).unwrap(), first);
     }
