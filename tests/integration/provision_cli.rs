@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use microsip_provision::apply::lock::LOCK_FILE;
 use microsip_provision::ini::{CodePage, IniDocument};
 use microsip_provision::profile::state::STATE_SECTION;
 use serde_json::Value;
@@ -235,7 +236,9 @@ impl Snapshot {
             .map(|entries| {
                 entries
                     .map(|e| e.unwrap())
+                    // Windows' lock file is made once and kept (`apply::lock`): not a write.
                     .filter(|e| e.path() != ini && e.file_type().unwrap().is_file())
+                    .filter(|e| e.file_name() != LOCK_FILE)
                     .map(|e| {
                         (
                             e.file_name().to_string_lossy().into_owned(),
