@@ -1,8 +1,11 @@
 //! One profile or thousands: the per-profile pipeline and the fleet runner.
 //!
-//! [`run_profile`] is the whole pipeline for one profile (find the user's row, render the target
-//! state, plan or apply it) and always returns a [`ProfileReport`], never an error: a broken
-//! profile is a failed report and the run goes on (ripgrep's "report per file and continue").
+//! [`run_profile`] is the whole pipeline for one profile (find the user's row, confirm it by its
+//! fingerprint or render the target state, plan or apply it) and always returns a
+//! [`ProfileReport`], never an error: a broken profile is a failed report and the run goes on
+//! (ripgrep's "report per file and continue"). A profile left exactly as the last apply wrote it
+//! for the same inputs is confirmed without render, lock, parse or merge
+//! ([`crate::profile::fingerprint`]).
 //! [`run_fleet`] runs it on `jobs` worker threads over a discovered list, hands each report to a
 //! sink as soon as it exists (so memory stays flat however many profiles there are) and keeps only
 //! counters and the slowest profiles for the summary.

@@ -50,7 +50,17 @@
 //!
 //! A user can plant a symbolic link, junction or other reparse point in their own profile to turn
 //! an admin's run against another file, so no component below the root is ever followed through a
-//! link: such a profile is refused with the reason.
+//! link: such a profile is refused with the reason. On Linux one `openat2` with
+//! `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH` checks a whole path at once; anything it does not
+//! accept is walked component by component, which decides and names the reason.
+//!
+//! # Checked here or by the worker
+//!
+//! [`discover`] looks into every folder before it returns. A fleet run uses [`discover_deferred`]
+//! instead: the only folder of its user (nearly all of them) needs no comparison with another, so
+//! it is handed over unchecked ([`Unchecked`]) and the worker that handles it checks it with the
+//! same rules, in parallel — on Linux in the very `openat2` that opens its `microsip.ini`, so a
+//! profile confirmed unchanged by its fingerprint costs the same system calls as reading the file.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
