@@ -746,14 +746,19 @@ mod tests {
             .is_empty());
     }
 
-    #[test]
-    fn newest_version_wins_and_links_are_refused() {
+    /// A root with a user folder for each of `users` (with a `MicroSIP` folder, and a
+    /// `microsip.ini` in it when `ini`, except for `nomicrosip`) and, on Unix, `mallory`, whose
+    /// `MicroSIP` is a link to anna's.
+    fn mixed_root(users: &[&str], ini: bool) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
-        for user in ["jdoe", "jdoe.V6", "anna", "nomicrosip"] {
+        for user in users {
             let dir = root.path().join(user);
             std::fs::create_dir_all(&dir).unwrap();
-            if user != "nomicrosip" {
+            if *user != "nomicrosip" {
                 std::fs::create_dir_all(dir.join("MicroSIP")).unwrap();
+                if ini {
+                    std::fs::write(dir.join("MicroSIP/microsip.ini"), b"\xFF\xFE").unwrap();
+                }
             }
         }
         #[cfg(unix)]
@@ -765,6 +770,12 @@ mod tests {
             )
             .unwrap();
         }
+        root
+    }
+
+    #[test]
+    fn newest_version_wins_and_links_are_refused() {
+        let root = mixed_root(&["jdoe", "jdoe.V6", "anna", "nomicrosip"], false);
         let found = discover(root.path(), "{user}/MicroSIP", |_| false).unwrap();
         let profiles: Vec<_> = found
             .iter()
@@ -795,24 +806,10 @@ mod tests {
     /// link is on the way.
     #[test]
     fn deferred_discovery_checks_the_same_as_eager_discovery() {
-        let root = tempfile::tempdir().unwrap();
-        for user in ["jdoe", "jdoe.V6", "anna", "nomicrosip", "bob.CORP"] {
-            let dir = root.path().join(user);
-            std::fs::create_dir_all(&dir).unwrap();
-            if user != "nomicrosip" {
-                std::fs::create_dir_all(dir.join("MicroSIP")).unwrap();
-                std::fs::write(dir.join("MicroSIP/microsip.ini"), b"\xFF\xFE").unwrap();
-            }
-        }
+        let root = mixed_root(&["jdoe", "jdoe.V6", "anna", "nomicrosip", "bob.CORP"], true);
         std::fs::write(root.path().join("notes.txt"), b"not a profile").unwrap();
         #[cfg(unix)]
         {
-            std::fs::create_dir_all(root.path().join("mallory")).unwrap();
-            std::os::unix::fs::symlink(
-                root.path().join("anna/MicroSIP"),
-                root.path().join("mallory/MicroSIP"),
-            )
-            .unwrap();
             std::fs::create_dir_all(root.path().join("eve/MicroSIP")).unwrap();
             std::os::unix::fs::symlink(
                 root.path().join("anna/MicroSIP/microsip.ini"),
