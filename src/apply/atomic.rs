@@ -267,19 +267,22 @@ pub fn read_file(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
 /// are left alone; a link at a temp name is removed as a link (never followed). Returns how many
 /// were removed; a missing `dir` counts as none.
 pub fn clean_stale_temps(dir: &Path, file_name: &str) -> Result<usize, FsError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(FsError::io(dir, "list the folder", e)),
-    };
+    match folder_names(dir) {
+        Ok(names) => remove_stale_temps(dir, file_name, &names),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(FsError::io(dir, "list the folder", e)),
+    }
+}
+
+/// The names in `dir` (those that are not Unicode cannot be ours and are left out).
+pub(crate) fn folder_names(dir: &Path) -> io::Result<Vec<String>> {
     let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|e| FsError::io(dir, "list the folder", e))?;
-        if let Ok(name) = entry.file_name().into_string() {
+    for entry in fs::read_dir(dir)? {
+        if let Ok(name) = entry?.file_name().into_string() {
             names.push(name);
         }
     }
-    remove_stale_temps(dir, file_name, &names)
+    Ok(names)
 }
 
 /// [`clean_stale_temps`] with the folder already listed (`names`: the names in `dir`).

@@ -558,7 +558,7 @@ fn apply_locked(
     let ini = &profile.ini_path;
     let _lock = lock::lock_for(ini, options.lock_wait.unwrap_or(LOCK_WAIT), on_wait)?;
     // One listing of the folder serves the stale temp files and the backups.
-    let listing = list_folder(&profile.dir).unwrap_or_default();
+    let listing = atomic::folder_names(&profile.dir).unwrap_or_default();
     // A crash of an earlier run may have left a temp file; we hold the lock, so it is stale.
     let _ = atomic::remove_stale_temps(&profile.dir, &ini_name(profile), &listing);
     let plan = plan_profile(profile, desired, options.ansi)?;
@@ -765,20 +765,8 @@ fn prune_listed(backups: &[PathBuf]) {
 /// as [`backup_file`] makes them count (`<name>.YYYYMMDDTHHMMSSZ[-NNNN].bak`): a user's own
 /// `microsip.ini.old.bak` beside them is never pruned.
 fn list_backups(dir: &Path, name: &str) -> Result<Vec<PathBuf>, FsError> {
-    Ok(backups_in(dir, name, &list_folder(dir)?))
-}
-
-/// The names in `dir` (those that are not Unicode cannot be ours and are left out).
-fn list_folder(dir: &Path) -> Result<Vec<String>, FsError> {
-    Ok(std::fs::read_dir(dir)
-        .map_err(|source| FsError::Io {
-            path: dir.to_path_buf(),
-            action: "list",
-            source,
-        })?
-        .flatten()
-        .filter_map(|e| e.file_name().into_string().ok())
-        .collect())
+    let names = atomic::folder_names(dir).map_err(|e| FsError::io(dir, "list", e))?;
+    Ok(backups_in(dir, name, &names))
 }
 
 /// [`list_backups`] from a listing of `dir`.

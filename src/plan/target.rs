@@ -97,9 +97,9 @@ impl<'a> Target<'a> {
         let mut manifest_text = format!("{}\0{:?}", env!("CARGO_PKG_VERSION"), loaded.manifest);
         for name in &templates {
             if name != render::BUILTIN_TEMPLATE {
-                let text = std::fs::read(loaded.base_dir.join(name)).unwrap_or_default();
+                // The text the renderer read, not a second read of the file.
                 manifest_text.push('\0');
-                manifest_text.push_str(&String::from_utf8_lossy(&text));
+                manifest_text.push_str(renderer.template_source(name).unwrap_or_default());
             }
         }
         let manifest_digest = xxhash_rust::xxh3::xxh3_128(manifest_text.as_bytes());

@@ -62,7 +62,7 @@
 //! same rules, in parallel — on Linux in the very `openat2` that opens its `microsip.ini`, so a
 //! profile confirmed unchanged by its fingerprint costs the same system calls as reading the file.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -642,23 +642,31 @@ fn discover_impl(
         });
     }
     // Checking each folder's path is a few system calls that wait on the file system: done on
-    // every core. A root entry that is not a folder is no candidate.
-    let mut all: Vec<(String, Candidate)> = by_user
-        .into_iter()
-        .flat_map(|(key, candidates)| candidates.into_iter().map(move |c| (key.clone(), c)))
-        .collect();
+    // every core, a user's folders together. A root entry that is not a folder is no candidate.
+    let groups: Vec<(String, Vec<Candidate>)> = by_user.into_iter().collect();
     let handle = beneath.handle.as_ref();
-    let walks = parallel_map(&all, |(_, c)| {
-        walk_user_folder(root, handle, &c.folder, rest)
+    let walks = parallel_map(&groups, |(_, candidates)| {
+        candidates
+            .iter()
+            .map(|c| walk_user_folder(root, handle, &c.folder, rest))
+            .collect::<Vec<_>>()
     });
-    let mut by_user: BTreeMap<String, Vec<Candidate>> = BTreeMap::new();
-    for ((key, mut candidate), walk) in all.drain(..).zip(walks) {
-        let Some(walk) = walk else {
-            continue;
-        };
-        candidate.walk = walk;
-        by_user.entry(key).or_default().push(candidate);
-    }
+    let by_user = groups
+        .into_iter()
+        .zip(walks)
+        .map(|((key, candidates), walks)| {
+            let walked = candidates
+                .into_iter()
+                .zip(walks)
+                .filter_map(|(candidate, walk)| {
+                    Some(Candidate {
+                        walk: walk?,
+                        ..candidate
+                    })
+                })
+                .collect::<Vec<_>>();
+            (key, walked)
+        });
 
     for (key, mut candidates) in by_user {
         let usable = candidates

@@ -34,7 +34,7 @@ use xxhash_rust::xxh3::Xxh3;
 use crate::ini::{Encoding, IniDocument};
 use crate::plan::{DesiredProfile, RenderInputs};
 
-use super::state::STATE_SECTION;
+use super::state::{random_salt, STATE_SECTION};
 
 /// The key of the fingerprint in `[microsip-provision]`.
 pub const FINGERPRINT_KEY: &str = "fingerprint";
@@ -125,13 +125,17 @@ fn locate(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
     if !bytes.starts_with(&[0xFF, 0xFE]) {
         return None;
     }
-    let needle: Vec<u8> = format!("\n{FINGERPRINT_KEY}=")
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
+    // `\nfingerprint=` in UTF-16LE, spelled once (this runs for every profile of a run).
+    static NEEDLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    let needle = NEEDLE.get_or_init(|| {
+        format!("\n{FINGERPRINT_KEY}=")
+            .encode_utf16()
+            .flat_map(u16::to_le_bytes)
+            .collect()
+    });
     let mut end = bytes.len();
     let start = loop {
-        let at = memchr::memmem::rfind(&bytes[..end], &needle)?;
+        let at = memchr::memmem::rfind(&bytes[..end], needle)?;
         if at % 2 == 0 {
             break at + needle.len();
         }
@@ -191,16 +195,6 @@ fn inputs_digest(inputs: &RenderInputs, salt: &str) -> u128 {
 
 fn hex128(value: u128) -> String {
     format!("{value:032x}")
-}
-
-fn random_salt() -> String {
-    let mut salt = [0u8; 16];
-    if getrandom::fill(&mut salt).is_err() {
-        // The salt only has to differ between profiles and runs.
-        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-        salt.copy_from_slice(&Sha256::digest(seed.as_bytes())[..16]);
-    }
-    salt.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -124,16 +124,9 @@ impl ProfileState {
 
     /// A fresh state with a new random salt.
     pub fn new() -> ProfileState {
-        let mut salt = [0u8; 16];
-        // Without randomness the salt is still unique per profile and time; the hash only has to
-        // keep the secret from being read back, not resist a targeted search.
-        if getrandom::fill(&mut salt).is_err() {
-            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-            salt.copy_from_slice(&Sha256::digest(seed.as_bytes())[..16]);
-        }
         ProfileState {
             version: STATE_VERSION,
-            salt: hex(&salt),
+            salt: random_salt(),
             accounts: BTreeMap::new(),
             contacts: Default::default(),
         }
@@ -212,6 +205,18 @@ impl Default for ProfileState {
     fn default() -> Self {
         ProfileState::new()
     }
+}
+
+/// 16 random bytes as 32 hex digits. Without randomness the salt is still unique per profile
+/// and time; a salted hash only has to keep the secret from being read back, not resist a
+/// targeted search.
+pub(crate) fn random_salt() -> String {
+    let mut salt = [0u8; 16];
+    if getrandom::fill(&mut salt).is_err() {
+        let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
+        salt.copy_from_slice(&Sha256::digest(seed.as_bytes())[..16]);
+    }
+    hex(&salt)
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -220,6 +220,11 @@ impl Renderer {
         Ok(())
     }
 
+    /// The source text of the registered template `name`, as it was read.
+    pub fn template_source(&self, name: &str) -> Option<&str> {
+        self.templates.get(name).map(|t| t.source.as_str())
+    }
+
     /// Whether a template named `name` is registered.
     pub fn has_template(&self, name: &str) -> bool {
         self.templates.contains_key(name)
