@@ -59,6 +59,18 @@ pub enum FsError {
         /// The directory.
         path: PathBuf,
     },
+    /// A file was expected but the path is something else that is not a folder either: a named
+    /// pipe (FIFO), a socket or a device. Reading a FIFO would wait for a writer forever, so a
+    /// user could stop an admin's batch run with one `mkfifo` in their own profile.
+    #[error(
+        "{} is not a regular file (a named pipe, socket or device); refusing to use it: remove \
+         it, MicroSIP creates a new file",
+        .path.display()
+    )]
+    NotARegularFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// The file's content differs from the [`Fingerprint`] taken when it was read.
     #[error(
         "{} was changed by another program since it was read, so nothing was written; run again \
@@ -91,6 +103,7 @@ impl FsError {
             FsError::Io { path, .. }
             | FsError::SymlinkRefused { path }
             | FsError::IsADirectory { path }
+            | FsError::NotARegularFile { path }
             | FsError::ChangedSinceRead { path }
             | FsError::LockTimeout { path, .. } => path,
         }
@@ -547,6 +560,11 @@ pub(crate) fn read_open_file(mut file: File, path: &Path) -> Result<Vec<u8>, FsE
             path: path.to_path_buf(),
         });
     }
+    if !meta.is_file() {
+        return Err(FsError::NotARegularFile {
+            path: path.to_path_buf(),
+        });
+    }
     read_all(&mut file, &meta, path)
 }
 
@@ -595,7 +613,9 @@ pub(crate) fn open_checked(
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+        // `O_NONBLOCK`: opening a named pipe must not wait for a writer (it is refused below);
+        // on a regular file the flag changes nothing.
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK);
     }
     #[cfg(windows)]
     {
@@ -638,6 +658,11 @@ pub(crate) fn open_checked(
     }
     if meta.is_dir() {
         return Err(FsError::IsADirectory {
+            path: path.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(FsError::NotARegularFile {
             path: path.to_path_buf(),
         });
     }

@@ -153,6 +153,16 @@ impl CallLog {
                     "is a directory, not a database",
                 ))
             }
+            // A named pipe, socket or device: SQLite would wait on it forever (a FIFO has no
+            // end), so one planted `mkfifo` would stop a whole batch run.
+            Ok(meta) if !meta.is_file() => {
+                return Err(HistoryError::new(
+                    ErrorKind::Io,
+                    Some(path),
+                    "is not a regular file (a named pipe, socket or device), not a database",
+                )
+                .hint("remove it; MicroSIP creates a new call_log.db"))
+            }
             Ok(meta) => {
                 check_header(path, meta.len())?;
                 false
@@ -634,6 +644,27 @@ mod tests {
             std::fs::read(&path).unwrap(),
             b"this is not a database at all, not even close"
         );
+    }
+
+    /// A named pipe planted as `call_log.db` is refused at once: SQLite would read it forever.
+    #[cfg(unix)]
+    #[test]
+    fn a_named_pipe_is_refused_without_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DB_FILE);
+        let made = std::process::Command::new("mkfifo").arg(&path).status();
+        assert!(made.is_ok_and(|s| s.success()));
+        let (done, result) = std::sync::mpsc::channel();
+        let opened = path.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(CallLog::open(&opened, OpenMode::Write).map(drop));
+        });
+        let result = result
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("opening a named pipe must not wait for a writer");
+        let err = result.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Io);
+        assert!(err.to_string().contains("not a regular file"), "{err}");
     }
 
     #[test]

@@ -191,7 +191,10 @@ impl Unchecked {
             relative.extend(&self.beneath.rest);
             relative.push("microsip.ini");
             let handle = self.beneath.handle.as_ref()?;
-            let file = linux::open_beneath(handle, &relative, libc::O_RDONLY | libc::O_NOFOLLOW)?;
+            // `O_NONBLOCK`: a named pipe planted as `microsip.ini` must not make the open wait
+            // for a writer (the read then refuses it as no regular file).
+            let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+            let file = linux::open_beneath(handle, &relative, flags)?;
             let file = std::fs::File::from(file);
             crate::apply::atomic::read_open_file(file, &relative).ok()
         }
@@ -488,9 +491,8 @@ mod linux {
             )
         };
         if found == 0 {
-            let kind = stat.st_mode & libc::S_IFMT;
-            if kind == libc::S_IFLNK || kind == libc::S_IFDIR {
-                return None; // refused, with the reason, by the slow walk
+            if stat.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return None; // a link, folder, pipe...: refused, with the reason, by the slow walk
             }
         } else if std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
             return None;
@@ -533,6 +535,14 @@ fn walk_no_links(base: &Path, rest: &[&str]) -> Walk {
         }
         if meta.is_dir() {
             return Err((ini, "microsip.ini is a folder, not a file".into()));
+        }
+        if !meta.is_file() {
+            return Err((
+                ini,
+                "microsip.ini is not a regular file (a named pipe, socket or device); refusing \
+                 to read it"
+                    .into(),
+            ));
         }
     }
     Ok(Some(path))

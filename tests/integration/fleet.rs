@@ -3,7 +3,8 @@
 //! A tree holds good profiles (copies of `examples/profiles/*` renamed per user, with a users CSV
 //! and secret files to match) mixed with broken ones: an undecodable INI, a truncated one,
 //! read-only files and folders, a folder named `microsip.ini`, links planted at every level (the
-//! INI, the user folder, the MicroSIP folder, the tool's own folder, the lock file), a profile
+//! INI, the user folder, the MicroSIP folder, the tool's own folder, the lock file), a named
+//! pipe planted as the INI (reading it would wait forever), a profile
 //! whose lock another process holds, a user missing from the manifest and two roaming-profile
 //! versions of one user. Every profile must be reported with the right outcome and a useful
 //! error, the good ones applied, the bad ones (and every file a link points at) left
@@ -27,7 +28,7 @@ use microsip_provision::profile::state::STATE_SECTION;
 use serde_json::Value;
 
 use crate::common::examples_dir;
-use crate::common::{bin, utf16le_bom};
+use crate::common::{bin, output_within, utf16le_bom};
 
 /// The example profiles the good ones are copied from.
 const TEMPLATES: [&str; 3] = ["alice", "bob", "carol"];
@@ -80,6 +81,8 @@ enum Kind {
     LockSymlink,
     /// Another process holds the profile's lock for the whole run.
     Locked,
+    /// `microsip.ini` is a named pipe (Unix): opening it to read would wait for a writer forever.
+    IniPipe,
     /// A good profile whose user is not in the manifest.
     Stranger,
 }
@@ -305,6 +308,13 @@ impl Tree {
                 std::os::unix::fs::symlink(&target, dir.join("microsip-provision")).unwrap();
             }
             #[cfg(unix)]
+            Kind::IniPipe => {
+                fs::create_dir_all(&dir).unwrap();
+                let made = std::process::Command::new("mkfifo").arg(&ini).status();
+                assert!(made.is_ok_and(|s| s.success()), "mkfifo {}", ini.display());
+                watched = None; // reading it would wait; the snapshot keeps it as a pipe
+            }
+            #[cfg(unix)]
             Kind::LockSymlink => {
                 fs::create_dir_all(&dir).unwrap();
                 fs::write(&ini, template_ini(n)).unwrap();
@@ -365,7 +375,7 @@ impl Tree {
             })
             .collect();
         let _ = fs::remove_file(&report);
-        let output = bin().args(&args).output().unwrap();
+        let output = output_within(bin().args(&args), Duration::from_secs(120));
         let mut run = Run::from_output(format!("microsip-provision {}", args.join(" ")), output);
         if let Ok(text) = fs::read_to_string(&report) {
             run.report = Some(text);
@@ -516,9 +526,14 @@ impl Tree {
 /// One entry of a [`Tree::snapshot`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Entry {
-    File { bytes: Vec<u8>, mtime: SystemTime },
+    File {
+        bytes: Vec<u8>,
+        mtime: SystemTime,
+    },
     Folder,
     Link(PathBuf),
+    /// A named pipe (never read: that would wait for a writer), with its modification time.
+    Pipe(SystemTime),
 }
 
 fn snapshot_into(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
@@ -536,6 +551,8 @@ fn snapshot_into(base: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Entry>) {
         } else if meta.is_dir() {
             out.insert(relative, Entry::Folder);
             snapshot_into(base, &path, out);
+        } else if !meta.is_file() {
+            out.insert(relative, Entry::Pipe(meta.modified().unwrap()));
         } else {
             out.insert(
                 relative,
@@ -704,6 +721,7 @@ fn mixed_tree(layout: &str) -> Tree {
         tree.add("msiplink", "msiplink", Kind::MicrosipSymlink);
         tree.add("toollink", "toollink", Kind::ToolDirSymlink);
         tree.add("locklink", "locklink", Kind::LockSymlink);
+        tree.add("inipipe", "inipipe", Kind::IniPipe);
     }
     tree.write_users();
     tree
@@ -757,6 +775,15 @@ fn expected_first_apply(case: &Case) -> (&'static str, Vec<&'static str>) {
             ],
         ),
         Kind::IniSymlink => ("failed", vec!["inilink", "microsip.ini", "symbolic link"]),
+        Kind::IniPipe => (
+            "failed",
+            vec![
+                "inipipe",
+                "microsip.ini",
+                "not a regular file",
+                "named pipe",
+            ],
+        ),
         Kind::UserSymlink => ("failed", vec!["userlink", "symbolic link", "refusing"]),
         Kind::MicrosipSymlink => ("failed", vec!["msiplink", "microsip", "symbolic link"]),
         Kind::ToolDirSymlink => (
