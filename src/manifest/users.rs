@@ -6,10 +6,12 @@
 //! error, as are an empty name, a missing key column and a row with the wrong number of fields;
 //! every such error points at its line and column in the CSV file (or the manifest).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::diagnostic::{Diagnostic, Severity, SourceText};
 use super::spans::{FieldPath, SourceMap};
@@ -26,16 +28,18 @@ pub struct Users {
     pub rows: Vec<UserRow>,
     /// Where the rows were read: the CSV file, or the manifest for inline rows.
     pub source: PathBuf,
-    /// Normalised user name -> index of its first row, built on the first lookup, so a fleet
-    /// run over thousands of profiles does not scan every row for each profile.
-    index: std::sync::OnceLock<std::collections::HashMap<String, usize>>,
+    /// Normalised user name -> index of its row: the map the duplicate check builds while
+    /// loading (or, for a table built by hand, made on the first lookup), so a fleet run over
+    /// thousands of profiles does not scan every row for each profile.
+    index: std::sync::OnceLock<HashMap<String, usize>>,
 }
 
 /// One user: the value of every column.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// `(column, value)` for every column, in column order.
-    pub fields: Vec<(String, String)>,
+    /// `(column, value)` for every column, in column order. The column names are shared by
+    /// every row (10,000 users need one copy of each name, not 10,000).
+    pub fields: Vec<(Arc<str>, String)>,
     /// 1-based line of the row in [`Users::source`].
     pub line: usize,
 }
@@ -58,7 +62,7 @@ impl UserRow {
     pub fn get(&self, column: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(k, _)| k == column)
+            .find(|(k, _)| **k == *column)
             .map(|(_, v)| v.as_str())
     }
 
@@ -71,7 +75,7 @@ impl UserRow {
     pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
         self.fields
             .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
             .collect()
     }
 }
@@ -80,12 +84,12 @@ impl Users {
     /// The row whose key column matches `profile_user` after [`normalize_user_name`] on both
     /// sides.
     pub fn find(&self, profile_user: &str) -> Option<&UserRow> {
-        let wanted = normalize_user_name(profile_user);
+        let wanted = normalized_user_name(profile_user);
         if wanted.is_empty() {
             return None;
         }
         let index = self.index.get_or_init(|| {
-            let mut index = std::collections::HashMap::with_capacity(self.rows.len());
+            let mut index = HashMap::with_capacity(self.rows.len());
             for (position, row) in self.rows.iter().enumerate() {
                 if let Some(name) = row.get(&self.key_column) {
                     index.entry(normalize_user_name(name)).or_insert(position);
@@ -93,7 +97,9 @@ impl Users {
             }
             index
         });
-        index.get(&wanted).map(|&position| &self.rows[position])
+        index
+            .get(wanted.as_ref())
+            .map(|&position| &self.rows[position])
     }
 
     /// Number of users.
@@ -110,10 +116,23 @@ impl Users {
 /// A user name as matched: trimmed, without a `DOMAIN\` prefix or an `@domain` suffix,
 /// lowercased. `CORP\JDoe` and `jdoe@corp.example` both give `jdoe`.
 pub fn normalize_user_name(name: &str) -> String {
+    normalized_user_name(name).into_owned()
+}
+
+/// [`normalize_user_name`] without a copy when the name is already normal (a fleet run looks up
+/// every profile folder's name, nearly always plain lowercase ASCII).
+fn normalized_user_name(name: &str) -> Cow<'_, str> {
     let name = name.trim();
     let name = name.rsplit('\\').next().unwrap_or(name);
-    let name = name.rfind('@').map_or(name, |at| &name[..at]);
-    name.trim().to_lowercase()
+    let name = name.rfind('@').map_or(name, |at| &name[..at]).trim();
+    if name
+        .bytes()
+        .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
+    {
+        Cow::Borrowed(name)
+    } else {
+        Cow::Owned(name.to_lowercase())
+    }
 }
 
 /// Load the users of `section`. Errors go to `diagnostics`; `None` when the users could not be
@@ -209,6 +228,7 @@ fn load_rows(
     let errors_before = diagnostics.len();
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let shared: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
     for (index, row) in rows.iter().enumerate() {
         let row_path = rows_path.i(index);
         let offset = map.value_offset(&row_path);
@@ -236,15 +256,15 @@ fn load_rows(
         let name = row.get(key_column).map_or("", String::as_str);
         check_key(
             name,
-            line,
+            &out,
             &mut seen,
             |message| manifest.diagnostic(Severity::Error, map.value_offset(&key_path), message),
             diagnostics,
         );
         out.push(UserRow {
-            fields: columns
+            fields: shared
                 .iter()
-                .map(|c| (c.clone(), row.get(c).cloned().unwrap_or_default()))
+                .map(|c| (Arc::clone(c), row.get(c).cloned().unwrap_or_default()))
                 .collect(),
             line,
         });
@@ -260,7 +280,7 @@ fn load_rows(
         return None;
     }
     Some(Users {
-        index: Default::default(),
+        index: seen.into(),
         key_column: key_column.to_string(),
         columns,
         rows: out,
@@ -271,7 +291,7 @@ fn load_rows(
 /// Check a row's user name: not empty, not already seen.
 fn check_key(
     name: &str,
-    line: usize,
+    rows: &[UserRow],
     seen: &mut HashMap<String, usize>,
     diagnostic: impl Fn(String) -> Diagnostic,
     diagnostics: &mut Vec<Diagnostic>,
@@ -281,13 +301,14 @@ fn check_key(
         diagnostics.push(diagnostic(
             "the user name is empty; every user needs one".to_string(),
         ));
-    } else if let Some(first) = seen.get(&normalized) {
+    } else if let Some(first) = seen.get(&normalized).map(|&position| rows[position].line) {
         diagnostics.push(diagnostic(format!(
             "duplicate user {normalized:?}: line {first} has the same name (names are compared \
              without case, `DOMAIN\\` prefix or `@domain` suffix)"
         )));
     } else {
-        seen.insert(normalized, line);
+        // The row about to be pushed: `seen` becomes the table's index.
+        seen.insert(normalized, rows.len());
     }
 }
 
@@ -325,13 +346,6 @@ fn missing_key_message(key_column: &str, columns: &[String]) -> String {
     message
 }
 
-/// One CSV record: its fields' byte ranges in the text and their values.
-struct Record {
-    start: usize,
-    fields: Vec<Range<usize>>,
-    values: Vec<String>,
-}
-
 fn load_csv(
     path: &Path,
     bytes: &[u8],
@@ -354,66 +368,63 @@ fn load_csv(
         }
     };
     let mut source = SourceText::new(path, text);
-    let mut records = Vec::new();
-    {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(source.text().as_bytes());
-        for record in reader.records() {
-            match record {
-                Ok(record) => {
-                    let start = record.position().map_or(0, |p| p.byte() as usize);
-                    records.push(Record {
-                        start,
-                        fields: field_ranges(source.text(), start, delimiter),
-                        values: record.iter().map(str::to_string).collect(),
-                    });
-                }
-                Err(e) => {
-                    let offset = e.position().map_or(0, |p| p.byte() as usize);
-                    diagnostics.push(source.diagnostic(
-                        Severity::Error,
-                        offset,
-                        format!("cannot read the users file: {e}"),
-                    ));
-                    return None;
-                }
-            }
-        }
-    }
-    let Some(header) = records.first() else {
-        diagnostics.push(source.diagnostic(
+    // The parser reads a copy of the text: `source` takes the secret ranges as rows go by.
+    let text = source.text().to_string();
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes());
+    // Rows are taken one at a time (a file of 10,000 users is never held twice), each record's
+    // start kept for messages; a field's own position is worked out only for a message.
+    let mut records = reader.records().map(|record| {
+        record.map(|record| {
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            (start, record)
+        })
+    });
+    let read_error = |source: &SourceText, e: csv::Error| {
+        let offset = e.position().map_or(0, |p| p.byte() as usize);
+        source.diagnostic(
             Severity::Error,
-            0,
-            "the users file is empty; it needs a header row naming the columns",
-        ));
-        return None;
+            offset,
+            format!("cannot read the users file: {e}"),
+        )
     };
-    let columns: Vec<String> = header.values.iter().map(|c| c.trim().to_string()).collect();
-    // Hide password columns in every line a diagnostic may show.
-    for (index, column) in columns.iter().enumerate() {
-        if secret_columns.contains(column) || super::check::looks_secret(column) {
-            for record in &records[1..] {
-                if let Some(range) = record.fields.get(index) {
-                    source.add_secret(range.clone());
-                }
-            }
+    let field_offset = |start: usize, index: usize| {
+        field_ranges(&text, start, delimiter)
+            .nth(index)
+            .map_or(start, |range| range.start)
+    };
+    let (header_start, header) = match records.next() {
+        Some(Ok(header)) => header,
+        Some(Err(e)) => {
+            diagnostics.push(read_error(&source, e));
+            return None;
         }
-    }
-    let field_offset = |record: &Record, index: usize| {
-        record
-            .fields
-            .get(index)
-            .map_or(record.start, |range| range.start)
+        None => {
+            diagnostics.push(source.diagnostic(
+                Severity::Error,
+                0,
+                "the users file is empty; it needs a header row naming the columns",
+            ));
+            return None;
+        }
     };
+    let columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
+    // Password columns are hidden in every line a message may show.
+    let secret_indices: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| secret_columns.contains(column) || super::check::looks_secret(column))
+        .map(|(index, _)| index)
+        .collect();
     let errors_before = diagnostics.len();
     for (index, column) in columns.iter().enumerate() {
         if column.is_empty() {
             diagnostics.push(source.diagnostic(
                 Severity::Error,
-                field_offset(header, index),
+                field_offset(header_start, index),
                 format!("column {} has no name", index + 1),
             ));
         } else if let Some(first) = columns[..index]
@@ -422,7 +433,7 @@ fn load_csv(
         {
             diagnostics.push(source.diagnostic(
                 Severity::Error,
-                field_offset(header, index),
+                field_offset(header_start, index),
                 format!(
                     "duplicate column `{column}` (column {} is `{}`)",
                     first + 1,
@@ -434,46 +445,66 @@ fn load_csv(
     let Some(key_index) = columns.iter().position(|c| c == key_column) else {
         diagnostics.push(source.diagnostic(
             Severity::Error,
-            header.start,
+            header_start,
             missing_key_message(key_column, &columns),
         ));
         return None;
     };
-    let mut rows = Vec::with_capacity(records.len() - 1);
-    let mut seen: HashMap<String, usize> = HashMap::with_capacity(records.len() - 1);
-    // The values move into the rows: the header row is skipped.
-    for record in records.into_iter().skip(1) {
+    let mut rows = Vec::new();
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    let shared: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
+    for record in records {
+        let (start, record) = match record {
+            Ok(record) => record,
+            Err(e) => {
+                diagnostics.push(read_error(&source, e));
+                return None;
+            }
+        };
+        if !secret_indices.is_empty() {
+            for (index, range) in field_ranges(&text, start, delimiter).enumerate() {
+                if secret_indices.contains(&index) {
+                    source.add_secret(range);
+                }
+            }
+        }
         // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
-        if record.values.iter().all(|v| v.trim().is_empty()) {
+        if record.iter().all(|v| v.trim().is_empty()) {
             continue;
         }
-        let line = source.line_column(record.start).0;
-        if record.values.len() != columns.len() {
-            let offset = if record.values.len() > columns.len() {
-                field_offset(&record, columns.len())
+        let line = source.line_column(start).0;
+        if record.len() != columns.len() {
+            let offset = if record.len() > columns.len() {
+                field_offset(start, columns.len())
             } else {
-                record.fields.last().map_or(record.start, |r| r.end)
+                field_ranges(&text, start, delimiter)
+                    .last()
+                    .map_or(start, |r| r.end)
             };
             diagnostics.push(source.diagnostic(
                 Severity::Error,
                 offset,
                 format!(
                     "this row has {} field(s) but the header has {} column(s)",
-                    record.values.len(),
+                    record.len(),
                     columns.len()
                 ),
             ));
             continue;
         }
         check_key(
-            &record.values[key_index],
-            line,
+            &record[key_index],
+            &rows,
             &mut seen,
-            |message| source.diagnostic(Severity::Error, field_offset(&record, key_index), message),
+            |message| source.diagnostic(Severity::Error, field_offset(start, key_index), message),
             diagnostics,
         );
         rows.push(UserRow {
-            fields: columns.iter().cloned().zip(record.values).collect(),
+            fields: shared
+                .iter()
+                .cloned()
+                .zip(record.iter().map(str::to_string))
+                .collect(),
             line,
         });
     }
@@ -481,7 +512,7 @@ fn load_csv(
         return None;
     }
     Some(Users {
-        index: Default::default(),
+        index: seen.into(),
         key_column: key_column.to_string(),
         columns,
         rows,
@@ -506,13 +537,17 @@ fn decode_csv(bytes: &[u8]) -> Result<String, usize> {
 }
 
 /// Byte ranges of the raw fields of the CSV record starting at `start` (RFC 4180 quoting, as
-/// the csv crate reads by default).
-fn field_ranges(text: &str, start: usize, delimiter: u8) -> Vec<Range<usize>> {
+/// the csv crate reads by default), one after another.
+fn field_ranges(
+    text: &str,
+    start: usize,
+    delimiter: u8,
+) -> impl Iterator<Item = Range<usize>> + '_ {
     let bytes = text.as_bytes();
-    let mut fields = Vec::new();
-    let mut at = start;
-    loop {
-        let field_start = at;
+    let mut next = Some(start);
+    std::iter::from_fn(move || {
+        let field_start = next?;
+        let mut at = field_start;
         let mut quoted = at < bytes.len() && bytes[at] == b'"';
         if quoted {
             at += 1;
@@ -532,13 +567,9 @@ fn field_ranges(text: &str, start: usize, delimiter: u8) -> Vec<Range<usize>> {
             }
             at += 1;
         }
-        fields.push(field_start..at);
-        if at < bytes.len() && bytes[at] == delimiter {
-            at += 1;
-            continue;
-        }
-        return fields;
-    }
+        next = (at < bytes.len() && bytes[at] == delimiter).then_some(at + 1);
+        Some(field_start..at)
+    })
 }
 
 #[cfg(test)]
@@ -562,11 +593,10 @@ mod tests {
     #[test]
     fn field_ranges_follow_quotes() {
         let text = "a,\"b,\"\"c\"\"\",d\r\nx,y\n";
-        let ranges = field_ranges(text, 0, b',');
+        let ranges: Vec<_> = field_ranges(text, 0, b',').collect();
         let fields: Vec<&str> = ranges.iter().map(|r| &text[r.clone()]).collect();
         assert_eq!(fields, ["a", "\"b,\"\"c\"\"\"", "d"]);
         let second = text.find('x').unwrap();
-        let ranges = field_ranges(text, second, b',');
-        assert_eq!(ranges.len(), 2);
+        assert_eq!(field_ranges(text, second, b',').count(), 2);
     }
 }

@@ -431,7 +431,7 @@ impl<'a> Target<'a> {
         };
         field(profile_user);
         for (column, value) in &user.fields {
-            if !self.secret_columns.iter().any(|c| c == column) {
+            if !self.secret_columns.iter().any(|c| **c == **column) {
                 field(column);
                 field(value);
             }

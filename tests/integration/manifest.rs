@@ -606,7 +606,7 @@ fn row(fields: &[(&str, &str)]) -> UserRow {
     UserRow {
         fields: fields
             .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .map(|(k, v)| (std::sync::Arc::from(*k), v.to_string()))
             .collect(),
         line: 2,
     }
