@@ -12,7 +12,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 use super::{apply_profile, atomic, plan_profile, ApplyOptions, ApplyOutcome, ProfilePlan};
@@ -225,6 +224,20 @@ impl FleetSummary {
         }
     }
 
+    /// Add the counts and the slowest profiles of another part of the run.
+    pub fn merge(&mut self, other: FleetSummary) {
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+        self.pending += other.pending;
+        self.skipped += other.skipped;
+        self.failed += other.failed;
+        self.invalid += other.invalid;
+        self.slowest.extend(other.slowest);
+        self.slowest
+            .sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+        self.slowest.truncate(SLOWEST_KEPT);
+    }
+
     /// All profiles counted.
     pub fn total(&self) -> usize {
         self.changed + self.unchanged + self.pending + self.skipped + self.failed
@@ -247,10 +260,9 @@ fn report_for(
             let read = unchecked.read_ini();
             if let (Some(bytes), Some(row)) = (&read, loaded.users.find(&unchecked.user)) {
                 if confirmed_by_fingerprint(target, row, &unchecked.user, bytes) {
-                    let dir = unchecked.dir();
                     return Some(ProfileReport::new(
                         &unchecked.user,
-                        &dir,
+                        unchecked.dir(),
                         Outcome::Unchanged,
                         started.elapsed(),
                     ));
@@ -317,22 +329,27 @@ pub fn run_fleet(
     sink: &(dyn Fn(&ProfileReport) + Sync),
 ) -> FleetSummary {
     let next = AtomicUsize::new(0);
-    let summary = Mutex::new(FleetSummary::default());
-    let work = || loop {
-        let index = next.fetch_add(1, Ordering::Relaxed);
-        let Some(item) = discovered.get(index) else {
-            break;
-        };
-        let Some(report) = report_for(target, loaded, item, options) else {
-            continue; // a folder without MicroSIP: not a profile
-        };
-        sink(&report);
-        summary.lock().expect("summary lock").add(&report);
+    // Each worker counts its own profiles (no lock per profile); the counts are added at the end.
+    let work = || {
+        let mut summary = FleetSummary::default();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = discovered.get(index) else {
+                break summary;
+            };
+            let Some(report) = report_for(target, loaded, item, options) else {
+                continue; // a folder without MicroSIP: not a profile
+            };
+            sink(&report);
+            summary.add(&report);
+        }
     };
     std::thread::scope(|scope| {
-        for _ in 0..jobs.max(1) {
-            scope.spawn(work);
+        let workers: Vec<_> = (0..jobs.max(1)).map(|_| scope.spawn(work)).collect();
+        let mut summary = FleetSummary::default();
+        for worker in workers {
+            summary.merge(worker.join().expect("fleet workers report, never panic"));
         }
-    });
-    summary.into_inner().expect("summary lock")
+        summary
+    })
 }

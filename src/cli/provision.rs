@@ -18,9 +18,9 @@ use microsip_provision::apply::running::{self, MicrosipProcesses, SystemProcesse
 use microsip_provision::apply::{atomic, ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
-use microsip_provision::profile::discover::{discover_deferred, DEFAULT_LAYOUT};
+use microsip_provision::profile::discover::{RootListing, DEFAULT_LAYOUT};
 use microsip_provision::profile::{Profile, ProfileSelection};
-use microsip_provision::report::{EventLog, Outcome, ProfileReport};
+use microsip_provision::report::{EventLog, Outcome, ProfileReport, ReportFile, ReportFileError};
 
 use super::{Failure, Global, EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
@@ -442,6 +442,16 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
     }))
 }
 
+fn report_failure(e: ReportFileError) -> Failure {
+    Failure {
+        path: None,
+        position: None,
+        message: e.to_string(),
+        hint: None,
+        code: EXIT_USAGE,
+    }
+}
+
 /// Load, then run one profile or the fleet; print and log every report.
 #[allow(clippy::too_many_arguments)]
 fn run(
@@ -455,6 +465,29 @@ fn run(
     global: &Global,
 ) -> Result<FleetSummary, Failure> {
     let log = Mutex::new(open_log(log_file)?);
+    // A fleet run lists the profiles root, and looks once for a running MicroSIP, while the
+    // manifest and its users load (the users table is needed only to read the folder names).
+    let fleet_start = fleet.profiles_root.clone().map(|root| {
+        let layout = fleet.layout.clone();
+        let running_exe = match &options.mode {
+            Mode::Apply(apply) if apply.if_running != IfRunning::Ignore => Some(
+                apply
+                    .microsip_exe
+                    .clone()
+                    .unwrap_or_else(|| running::MICROSIP_EXE.to_string()),
+            ),
+            _ => None,
+        };
+        std::thread::spawn(move || {
+            let listing = RootListing::read(&root, &layout);
+            // One look at the process table for the whole run instead of one per profile: on
+            // a file server no MicroSIP runs at all, and per-profile scans tripled a no-change
+            // run.
+            let none_running = running_exe
+                .is_some_and(|exe| SystemProcesses::new(exe).find(running::ANY_USER).is_none());
+            (listing, none_running)
+        })
+    });
     let loaded = match load(manifest_path) {
         Ok(loaded) => loaded,
         Err(failure) => {
@@ -465,7 +498,7 @@ fn run(
         }
     };
     let target = Target::new(&loaded).map_err(|d| invalid(&d))?;
-    let Some(root) = &fleet.profiles_root else {
+    let (Some(root), Some(fleet_start)) = (&fleet.profiles_root, fleet_start) else {
         let profile = profile_args.select()?;
         let quiet = global.quiet;
         let mut on_wait = |lock: &Path| {
@@ -479,11 +512,9 @@ fn run(
         }
         log.lock().expect("log").write(event, &report);
         if let Some(path) = &fleet.report {
-            let mut line = serde_json::to_vec(&report).expect("reports serialise");
-            line.push(b'\n');
-            std::fs::write(path, line).map_err(|e| {
-                Failure::at(path, format!("cannot write the report file: {e}")).code(EXIT_USAGE)
-            })?;
+            let file = ReportFile::create(path).map_err(report_failure)?;
+            file.write(&report).map_err(report_failure)?;
+            file.finish().map_err(report_failure)?;
         }
         print_report(&report, format, global);
         let mut summary = FleetSummary::default();
@@ -492,22 +523,20 @@ fn run(
     };
 
     // A folder whose whole name is a manifest user (`john.DOE`) is not read as a domain form.
-    let is_user = |name: &str| loaded.users.find(name).is_some();
-    let discovered = discover_deferred(root, &fleet.layout, is_user).map_err(|e| Failure {
+    let (listing, none_running) = fleet_start.join().expect("the root listing does not panic");
+    let listing = listing.map_err(|e| Failure {
         path: Some(root.clone()),
         position: None,
         message: e.to_string(),
         hint: None,
         code: EXIT_USAGE,
     })?;
+    let discovered = listing.resolve(|name| loaded.users.find(name).is_some(), true);
     let report_file = match &fleet.report {
-        Some(path) => Some(Mutex::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| {
-                Failure::at(path, format!("cannot create the report file: {e}")).code(EXIT_USAGE)
-            })?,
-        ))),
+        Some(path) => Some(ReportFile::create(path).map_err(report_failure)?),
         None => None,
     };
+    let report_error = std::sync::OnceLock::new();
     let total = discovered.len();
     let done = AtomicUsize::new(0);
     let progress = !global.quiet && std::io::stderr().is_terminal();
@@ -515,9 +544,9 @@ fn run(
     let sink = |report: &ProfileReport| {
         log.lock().expect("log").write(event, report);
         if let Some(file) = &report_file {
-            let mut line = serde_json::to_vec(report).expect("reports serialise");
-            line.push(b'\n');
-            let _ = file.lock().expect("report").write_all(&line);
+            if let Err(e) = file.write(report) {
+                report_error.get_or_init(|| e.to_string());
+            }
         }
         if format == ReportFormat::Json {
             let line = serde_json::to_string(report).expect("reports serialise");
@@ -542,17 +571,9 @@ fn run(
             eprint!("\r[{n}/{total}] {:.1} s", started.elapsed().as_secs_f64());
         }
     };
-    // One look at the process table for the whole run instead of one per profile: on a file
-    // server no MicroSIP runs here at all, and per-profile scans tripled a no-change run.
     let mut options = options;
     if let Mode::Apply(apply) = &mut options.mode {
-        let exe = apply
-            .microsip_exe
-            .clone()
-            .unwrap_or_else(|| running::MICROSIP_EXE.to_string());
-        if apply.if_running != IfRunning::Ignore
-            && SystemProcesses::new(exe).find(running::ANY_USER).is_none()
-        {
+        if none_running {
             apply.if_running = IfRunning::Ignore;
         }
     }
@@ -573,7 +594,9 @@ fn run(
         }
     }
     if let Some(file) = report_file {
-        let _ = file.into_inner().expect("report").flush();
+        if let Err(e) = file.finish() {
+            report_error.get_or_init(|| e.to_string());
+        }
     }
     if progress {
         eprint!("\r");
@@ -594,6 +617,17 @@ fn run(
                 println!("  slowest: {user} {ms:.1} ms ({})", path.display());
             }
         }
+    }
+    // A report that could not be written fails the run (the admin relies on it), after every
+    // profile has been handled and the summary printed.
+    if let Some(message) = report_error.into_inner() {
+        return Err(Failure {
+            path: None,
+            position: None,
+            message,
+            hint: None,
+            code: EXIT_USAGE,
+        });
     }
     Ok(summary)
 }

@@ -62,7 +62,6 @@
 //! same rules, in parallel — on Linux in the very `openat2` that opens its `microsip.ini`, so a
 //! profile confirmed unchanged by its fingerprint costs the same system calls as reading the file.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -333,8 +332,11 @@ pub fn parse_folder_name(folder: &str) -> FolderName<'_> {
 /// user `john.doe`, the folder `john.DOE` is `john.doe`'s; without one, it is `john`'s.
 pub fn resolve_folder_name<'a>(folder: &'a str, is_user: impl Fn(&str) -> bool) -> FolderName<'a> {
     let mut last = FolderName::whole(folder);
-    for reading in readings(folder) {
-        if is_user(reading.user) {
+    let mut readings = readings(folder).peekable();
+    while let Some(reading) = readings.next() {
+        // The last reading is taken whether it is a user or not: no need to ask (a plain name
+        // has only the one reading, and a fleet run resolves thousands of them).
+        if readings.peek().is_none() || is_user(reading.user) {
             return reading;
         }
         last = reading;
@@ -564,7 +566,7 @@ pub fn discover(
     layout: &str,
     is_user: impl Fn(&str) -> bool,
 ) -> Result<Vec<Discovered>, DiscoverError> {
-    discover_impl(root, layout, is_user, false)
+    Ok(RootListing::read(root, layout)?.resolve(is_user, false))
 }
 
 /// [`discover`], but the only folder of a user is not looked into here: it comes back as
@@ -576,96 +578,127 @@ pub fn discover_deferred(
     layout: &str,
     is_user: impl Fn(&str) -> bool,
 ) -> Result<Vec<Discovered>, DiscoverError> {
-    discover_impl(root, layout, is_user, true)
+    Ok(RootListing::read(root, layout)?.resolve(is_user, true))
 }
 
-fn discover_impl(
-    root: &Path,
-    layout: &str,
-    is_user: impl Fn(&str) -> bool,
-    defer: bool,
-) -> Result<Vec<Discovered>, DiscoverError> {
-    let parts: Vec<&str> = layout
-        .split(['/', '\\'])
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    if parts.first() != Some(&"{user}") {
-        return Err(LayoutError(layout.to_string(), "it does not start with {user}").into());
-    }
-    if parts[1..].iter().any(|p| p.contains('{') || *p == "..") {
-        return Err(LayoutError(
-            layout.to_string(),
-            "only the first component may be a placeholder",
-        )
-        .into());
-    }
-    let rest = &parts[1..];
-    let entries = std::fs::read_dir(root).map_err(|source| DiscoverError::Root {
-        path: root.to_path_buf(),
-        source,
-    })?;
-    let beneath = Arc::new(Beneath {
-        root: root.to_path_buf(),
-        handle: std::fs::File::open(root).ok(),
-        rest: rest.iter().map(|p| p.to_string()).collect(),
-    });
+/// The names in a profiles root, read before anything is known of the manifest's users: a
+/// fleet run lists the root while it loads the manifest ([`RootListing::read`], then
+/// [`RootListing::resolve`], which is [`discover`] or [`discover_deferred`] in two steps).
+#[derive(Debug)]
+pub struct RootListing {
+    /// Every entry's name, in the order the file system lists them.
+    names: Vec<String>,
+    beneath: Arc<Beneath>,
+}
 
-    // user (as the users table compares names) -> its folders, by name alone
-    let mut by_user: HashMap<String, Vec<Candidate>> = HashMap::new();
-    for entry in entries.flatten() {
-        let folder = entry.file_name().to_string_lossy().into_owned();
-        let name = resolve_folder_name(&folder, &is_user);
-        // A name the users table reads as empty (`@x`) cannot match a user: keep it apart.
-        let key = match crate::manifest::normalize_user_name(name.user) {
-            key if key.is_empty() => name.user.to_lowercase(),
-            key => key,
-        };
-        let candidate = Candidate {
-            user_len: name.user.len(),
-            version: name.version,
-            conflict: name.conflict,
-            domain: name.domain.is_some(),
-            folder,
-            walk: Ok(None),
-        };
-        by_user.entry(key).or_default().push(candidate);
+impl RootListing {
+    /// Check `layout` and list `root`.
+    pub fn read(root: &Path, layout: &str) -> Result<RootListing, DiscoverError> {
+        let parts: Vec<&str> = layout
+            .split(['/', '\\'])
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        if parts.first() != Some(&"{user}") {
+            return Err(LayoutError(layout.to_string(), "it does not start with {user}").into());
+        }
+        if parts[1..].iter().any(|p| p.contains('{') || *p == "..") {
+            return Err(LayoutError(
+                layout.to_string(),
+                "only the first component may be a placeholder",
+            )
+            .into());
+        }
+        let entries = std::fs::read_dir(root).map_err(|source| DiscoverError::Root {
+            path: root.to_path_buf(),
+            source,
+        })?;
+        let names = entries
+            .flatten()
+            .map(|entry| {
+                entry
+                    .file_name()
+                    .into_string()
+                    .unwrap_or_else(|name| name.to_string_lossy().into_owned())
+            })
+            .collect();
+        Ok(RootListing {
+            names,
+            beneath: Arc::new(Beneath {
+                root: root.to_path_buf(),
+                handle: std::fs::File::open(root).ok(),
+                rest: parts[1..].iter().map(|p| p.to_string()).collect(),
+            }),
+        })
     }
 
-    // (user key, what was found), put in user order at the end
-    let mut found: Vec<(String, Discovered)> = Vec::with_capacity(by_user.len());
-    // Deferred: the only folder of its user needs no comparison, so nothing is read here.
-    if defer {
-        by_user.retain(|key, candidates| {
-            if let [only] = candidates.as_slice() {
+    /// Map every name to its user and find the profiles, as [`discover`] (`defer: false`) or
+    /// [`discover_deferred`] (`defer: true`) does.
+    pub fn resolve(self, is_user: impl Fn(&str) -> bool, defer: bool) -> Vec<Discovered> {
+        let RootListing { names, beneath } = self;
+        let root = beneath.root.as_path();
+        let rest: Vec<&str> = beneath.rest.iter().map(String::as_str).collect();
+        // Every folder with its user (as the users table compares names), sorted by user so
+        // that a user's folders sit side by side: no map and no list per user for a root of
+        // 10,000 folders that are mostly one a user.
+        let mut listed: Vec<(String, Candidate)> = names
+            .into_iter()
+            .map(|folder| {
+                let name = resolve_folder_name(&folder, &is_user);
+                // A name the users table reads as empty (`@x`) cannot match a user: kept apart.
+                let key = match crate::manifest::normalize_user_name(name.user) {
+                    key if key.is_empty() => name.user.to_lowercase(),
+                    key => key,
+                };
+                let candidate = Candidate {
+                    user_len: name.user.len(),
+                    version: name.version,
+                    conflict: name.conflict,
+                    domain: name.domain.is_some(),
+                    folder,
+                    walk: Ok(None),
+                };
+                (key, candidate)
+            })
+            .collect();
+        listed.sort_unstable_by(|a, b| (&a.0, &a.1.folder).cmp(&(&b.0, &b.1.folder)));
+
+        // (user key, what was found), put in user order at the end
+        let mut found: Vec<(String, Discovered)> = Vec::with_capacity(listed.len());
+        let mut groups: Vec<(String, Vec<Candidate>)> = Vec::new();
+        let mut listed = listed.into_iter().peekable();
+        while let Some((key, first)) = listed.next() {
+            let alone = listed.peek().is_none_or(|(next, _)| *next != key);
+            // Deferred: the only folder of its user needs no comparison, nothing is read here.
+            if defer && alone {
+                let user = first.user().to_string();
                 found.push((
-                    key.clone(),
+                    key,
                     Discovered::Unchecked(Unchecked {
-                        user: only.user().to_string(),
-                        folder: only.folder.clone(),
+                        user,
+                        folder: first.folder,
                         beneath: Arc::clone(&beneath),
                     }),
                 ));
-                false
-            } else {
-                true
+                continue;
             }
+            let mut candidates = vec![first];
+            while let Some((_, next)) = listed.next_if(|(next, _)| *next == key) {
+                candidates.push(next);
+            }
+            groups.push((key, candidates));
+        }
+        // Checking each folder's path is a few system calls that wait on the file system: done
+        // on every core, a user's folders together. A root entry that is not a folder is no
+        // candidate.
+        let handle = beneath.handle.as_ref();
+        let walks = parallel_map(&groups, |(_, candidates)| {
+            candidates
+                .iter()
+                .map(|c| walk_user_folder(root, handle, &c.folder, &rest))
+                .collect::<Vec<_>>()
         });
-    }
-    // Checking each folder's path is a few system calls that wait on the file system: done on
-    // every core, a user's folders together. A root entry that is not a folder is no candidate.
-    let groups: Vec<(String, Vec<Candidate>)> = by_user.into_iter().collect();
-    let handle = beneath.handle.as_ref();
-    let walks = parallel_map(&groups, |(_, candidates)| {
-        candidates
-            .iter()
-            .map(|c| walk_user_folder(root, handle, &c.folder, rest))
-            .collect::<Vec<_>>()
-    });
-    let by_user = groups
-        .into_iter()
-        .zip(walks)
-        .map(|((key, candidates), walks)| {
-            let walked = candidates
+        for ((key, candidates), walks) in groups.into_iter().zip(walks) {
+            let candidates: Vec<Candidate> = candidates
                 .into_iter()
                 .zip(walks)
                 .filter_map(|(candidate, walk)| {
@@ -674,71 +707,79 @@ fn discover_impl(
                         ..candidate
                     })
                 })
-                .collect::<Vec<_>>();
-            (key, walked)
-        });
-
-    for (key, mut candidates) in by_user {
-        let usable = candidates
-            .iter()
-            .filter(|c| matches!(c.walk, Ok(Some(_))))
-            .count();
-        if usable > 1 {
-            candidates.sort_by_cached_key(|c| {
-                let modified = match &c.walk {
-                    Ok(Some(dir)) => std::fs::symlink_metadata(dir.join("microsip.ini"))
-                        .and_then(|meta| meta.modified())
-                        .ok(),
-                    _ => None,
-                };
-                // Newest first: every part but the folder name is reversed.
-                (
-                    std::cmp::Reverse((c.version, modified, c.conflict, c.domain)),
-                    c.folder.clone(),
-                )
-            });
-        } else {
-            candidates.sort_by(|a, b| a.folder.cmp(&b.folder));
+                .collect();
+            choose_profile(&key, candidates, &mut found);
         }
-        let mut winner: Option<(PathBuf, u32)> = None;
-        for candidate in candidates {
-            let user = candidate.user().to_string();
-            match candidate.walk {
-                Ok(None) => {}
-                Ok(Some(dir)) => match &winner {
-                    None => {
-                        winner = Some((dir.clone(), candidate.version));
-                        found.push((key.clone(), Discovered::Profile(Profile::in_dir(dir, user))));
-                    }
-                    Some((by, version)) => found.push((
-                        key.clone(),
-                        Discovered::Superseded {
-                            user,
-                            path: dir,
-                            by: by.clone(),
-                            reason: if candidate.version < *version {
-                                format!(
-                                    "an older roaming profile version (V{} < V{version})",
-                                    candidate.version
-                                )
-                            } else {
-                                "another folder of the same user holds a newer profile (a newer \
-                             microsip.ini, or a name Windows gave later)"
-                                    .to_string()
-                            },
-                        },
-                    )),
-                },
-                Err((path, reason)) => {
-                    found.push((key.clone(), Discovered::Refused { user, path, reason }))
+        // In user order (as the users table compares them); a user's own entries keep their
+        // order (the profile first). A stable sort of runs mostly in order already.
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        found.into_iter().map(|(_, d)| d).collect()
+    }
+}
+
+/// Of one user's walked folders, the profile and the superseded or refused others, pushed onto
+/// `found` (see the module doc for the order).
+fn choose_profile(
+    key: &str,
+    mut candidates: Vec<Candidate>,
+    found: &mut Vec<(String, Discovered)>,
+) {
+    let usable = candidates
+        .iter()
+        .filter(|c| matches!(c.walk, Ok(Some(_))))
+        .count();
+    if usable > 1 {
+        candidates.sort_by_cached_key(|c| {
+            let modified = match &c.walk {
+                Ok(Some(dir)) => std::fs::symlink_metadata(dir.join("microsip.ini"))
+                    .and_then(|meta| meta.modified())
+                    .ok(),
+                _ => None,
+            };
+            // Newest first: every part but the folder name is reversed.
+            (
+                std::cmp::Reverse((c.version, modified, c.conflict, c.domain)),
+                c.folder.clone(),
+            )
+        });
+    }
+    let mut winner: Option<(PathBuf, u32)> = None;
+    for candidate in candidates {
+        let user = candidate.user().to_string();
+        match candidate.walk {
+            Ok(None) => {}
+            Ok(Some(dir)) => match &winner {
+                None => {
+                    winner = Some((dir.clone(), candidate.version));
+                    found.push((
+                        key.to_string(),
+                        Discovered::Profile(Profile::in_dir(dir, user)),
+                    ));
                 }
+                Some((by, version)) => found.push((
+                    key.to_string(),
+                    Discovered::Superseded {
+                        user,
+                        path: dir,
+                        by: by.clone(),
+                        reason: if candidate.version < *version {
+                            format!(
+                                "an older roaming profile version (V{} < V{version})",
+                                candidate.version
+                            )
+                        } else {
+                            "another folder of the same user holds a newer profile (a newer \
+                             microsip.ini, or a name Windows gave later)"
+                                .to_string()
+                        },
+                    },
+                )),
+            },
+            Err((path, reason)) => {
+                found.push((key.to_string(), Discovered::Refused { user, path, reason }))
             }
         }
     }
-    // In user order (as the users table compares them), whatever was deferred; a user's own
-    // entries keep their order (the profile first).
-    found.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(found.into_iter().map(|(_, d)| d).collect())
 }
 
 #[cfg(test)]

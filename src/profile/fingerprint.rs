@@ -60,17 +60,35 @@ pub fn applicable(desired: &DesiredProfile) -> bool {
 /// are what an earlier apply wrote for these `inputs`. The caller makes sure the manifest has
 /// nothing else to check ([`crate::plan::target::Target::fingerprint_applies`]).
 pub fn confirms(bytes: &[u8], inputs: &RenderInputs) -> bool {
+    // This runs for every profile of a run: the value is read into a buffer on the stack and
+    // the digests compared as numbers, without a single allocation.
     let Some(range) = locate(bytes) else {
         return false;
     };
-    let Some(value) = ascii_of_utf16le(&bytes[range.clone()]) else {
+    let mut value = [0u8; VALUE_LEN];
+    for (byte, unit) in value.iter_mut().zip(bytes[range.clone()].chunks_exact(2)) {
+        if unit[1] != 0 || !unit[0].is_ascii() {
+            return false;
+        }
+        *byte = unit[0];
+    }
+    let Ok(value) = std::str::from_utf8(&value) else {
         return false;
     };
-    let Some((salt, stored_inputs, stored_content)) = split(&value) else {
+    let Some((salt, stored_inputs, stored_content)) = split(value) else {
         return false;
     };
-    stored_inputs == hex128(inputs_digest(inputs, salt))
-        && stored_content == hex128(content_digest(bytes, range))
+    parse_hex128(stored_inputs) == Some(inputs_digest(inputs, salt))
+        && parse_hex128(stored_content) == Some(content_digest(bytes, range))
+}
+
+/// The number [`hex128`] wrote: exactly 32 lower-case hex digits, or `None`.
+fn parse_hex128(text: &str) -> Option<u128> {
+    let lower_hex = text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    lower_hex.then(|| u128::from_str_radix(text, 16).ok())?
 }
 
 /// Put a fresh fingerprint for `desired` into `document` (UTF-16LE only) and return the
@@ -301,6 +319,18 @@ mod tests {
         );
         assert_ne!(a, b);
         assert!(!a.contains("s3cret"));
+    }
+
+    #[test]
+    fn digests_are_read_back_only_as_written() {
+        for value in [0, 1, u128::MAX, 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210] {
+            assert_eq!(parse_hex128(&hex128(value)), Some(value));
+        }
+        // What `hex128` never writes is no match: upper case, a sign, another length.
+        let written = hex128(0xabc);
+        assert_eq!(parse_hex128(&written.to_uppercase()), None);
+        assert_eq!(parse_hex128(&format!("+{}", &written[1..])), None);
+        assert_eq!(parse_hex128(&written[1..]), None);
     }
 
     #[test]

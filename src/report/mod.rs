@@ -75,10 +75,15 @@ pub struct ProfileReport {
 
 impl ProfileReport {
     /// A report with no changes yet.
-    pub fn new(user: &str, profile: &Path, outcome: Outcome, duration: Duration) -> ProfileReport {
+    pub fn new(
+        user: impl Into<String>,
+        profile: impl Into<PathBuf>,
+        outcome: Outcome,
+        duration: Duration,
+    ) -> ProfileReport {
         ProfileReport {
-            user: user.to_string(),
-            profile: profile.to_path_buf(),
+            user: user.into(),
+            profile: profile.into(),
             outcome,
             changes: Vec::new(),
             warnings: Vec::new(),
@@ -159,6 +164,72 @@ impl EventLog {
         line.push(b'\n');
         // A log that cannot be written must not fail the provisioning itself.
         let _ = file.write_all(&line);
+    }
+}
+
+/// The `--report` file: one JSON object per profile (JSON Lines), shared by the workers of a
+/// fleet run.
+#[derive(Debug)]
+pub struct ReportFile {
+    path: PathBuf,
+    file: std::sync::Mutex<std::io::BufWriter<File>>,
+}
+
+/// A report file that cannot be created or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the report file {}: {source}; check that its folder exists and is writable", .path.display())]
+pub struct ReportFileError {
+    /// The report file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// Bytes a report file gathers before it writes (a line is about 130 bytes).
+const REPORT_BUFFER: usize = 256 * 1024;
+
+impl ReportFile {
+    /// Create `path` anew. An earlier report (a regular file) is removed first rather than
+    /// truncated: ext4 flushes a file truncated to zero when it is closed (`auto_da_alloc`),
+    /// which made every re-run of a batch wait on the disk for the last run's report. A link or
+    /// anything else at `path` is written through, as before.
+    pub fn create(path: &Path) -> Result<ReportFile, ReportFileError> {
+        let error = |source| ReportFileError {
+            path: path.to_path_buf(),
+            source,
+        };
+        if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file()) {
+            std::fs::remove_file(path).map_err(error)?;
+        }
+        let file = File::create(path).map_err(error)?;
+        Ok(ReportFile {
+            path: path.to_path_buf(),
+            file: std::sync::Mutex::new(std::io::BufWriter::with_capacity(REPORT_BUFFER, file)),
+        })
+    }
+
+    /// Append one report as a line. The line is serialised before the lock is taken, so
+    /// workers wait for each other only to copy bytes.
+    pub fn write(&self, report: &ProfileReport) -> Result<(), ReportFileError> {
+        let mut line = serde_json::to_vec(report).expect("reports serialise");
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|e| e.into_inner());
+        file.write_all(&line).map_err(|source| ReportFileError {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Write out what is buffered.
+    pub fn finish(self) -> Result<(), ReportFileError> {
+        let file = self.file.into_inner().unwrap_or_else(|e| e.into_inner());
+        file.into_inner()
+            .map_err(|e| e.into_error())
+            .map(drop)
+            .map_err(|source| ReportFileError {
+                path: self.path,
+                source,
+            })
     }
 }
 
