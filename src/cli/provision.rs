@@ -618,6 +618,12 @@ fn run(
             }
         }
     }
+    // The process ends with this run: freeing the users table and the discovered folders one
+    // allocation at a time (tens of thousands at 10,000 profiles) would cost more than checking
+    // a thousand unchanged profiles, and the system takes the memory back at exit anyway.
+    std::mem::forget(discovered);
+    std::mem::forget(target);
+    std::mem::forget(loaded);
     // A report that could not be written fails the run (the admin relies on it), after every
     // profile has been handled and the summary printed.
     if let Some(message) = report_error.into_inner() {

@@ -387,8 +387,14 @@ fn is_link(meta: &std::fs::Metadata) -> bool {
 
 /// `f` over `items` on every core, results in `items`' order.
 fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    // A few items are not worth a thread (nor asking how many cores there are: that reads
+    // cgroup files); a fleet run defers nearly every folder and leaves none here.
+    const MIN_CHUNK: usize = 64;
+    if items.len() <= MIN_CHUNK {
+        return items.iter().map(&f).collect();
+    }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let chunk = items.len().div_ceil(threads).max(64);
+    let chunk = items.len().div_ceil(threads).max(MIN_CHUNK);
     if items.len() <= chunk {
         return items.iter().map(&f).collect();
     }
