@@ -1,9 +1,12 @@
 //! Fleet mode at scale (issue 6): the real release binary over generated trees of N profiles
 //! (N = 1,000 and 10,000; 100 for the memory baseline), side by side with
 //!
-//! * the floor, two minimal programs in this file on the same number of threads: one that reads
-//!   every `microsip.ini`, one that reads it, writes a temp file next to it, fsyncs and renames it
-//!   over the original (both walk the tree first, as the tool's discovery does);
+//! * the floor, two minimal programs on the same number of threads: one that reads every
+//!   `microsip.ini`, one that reads it, writes a temp file next to it, fsyncs and renames it over
+//!   the original (both walk the tree first, as the tool's discovery does). Each is this bench
+//!   binary run again (`FLEET_FLOOR=read|write`), doing nothing else, and is timed from outside
+//!   around its process exactly as the tool is, start and exit included; the time of the work
+//!   alone, measured inside, is shown beside it (and the no-change ratio against it too);
 //! * the peer, `crudini` (Debian's package), making the same key edits on UTF-8 copies of the same
 //!   INIs (it cannot read UTF-16), one process per file as admins run it in a loop, timed on a
 //!   sample of 200 files and extrapolated per file. Debian's crudini 0.9.4 takes one edit per
@@ -13,15 +16,15 @@
 //! Measured for each N, in one run: the first `apply` (changes in every profile), a no-change
 //! re-run (zero writes: every file's mtime and size compared before and after; also with
 //! `--if-running ignore`, which shows what the check for a running MicroSIP costs) and `plan`. Peak
-//! memory comes from `/usr/bin/time -v` around the binary. The OS page cache cannot be dropped
+//! memory is the child's own `ru_maxrss`, from the `wait4` that reaps it (no wrapper process). The OS page cache cannot be dropped
 //! reliably here, so every measurement runs warm (the tree was just generated) and the output
 //! says so; dirty pages are flushed with `sync` before each timed step. Against a load that drifts
 //! during the run (the CI machine is shared), the write floor is run before and after the first
 //! apply and their mean is used, the cheap repeatable steps run in three interleaved rounds and
 //! their medians are used, and the load average is printed with the results.
 //!
-//! `crudini` and `time` are installed with `apt-get install -y` when missing, unless `CI` is set
-//! (then the peer or the memory figure is skipped with a note). Sizes can be overridden with
+//! `crudini` is installed with `apt-get install -y` when missing, unless `CI` is set (then the
+//! peer is skipped with a note). Sizes can be overridden with
 //! `FLEET_BENCH_SIZES=100,1000`. Run with `cargo bench --bench fleet`; the README quotes its
 //! output. Everything is generated in a temp folder and deleted.
 
@@ -114,6 +117,55 @@ fn write_floor(root: &Path, threads: usize) -> Duration {
     start.elapsed()
 }
 
+/// Which floor a child run of this bench is (`FLEET_FLOOR=read|write`, root and threads as
+/// arguments).
+const FLOOR_ENV: &str = "FLEET_FLOOR";
+
+/// A floor measured the way the tool is: as a program of its own (this bench binary run again,
+/// doing nothing but the floor's work), timed from outside around the process, start and exit
+/// included. Also the time of the work alone, measured inside it.
+struct Floor {
+    program: Duration,
+    work: Duration,
+}
+
+/// Run the `kind` floor ("read" or "write") over `root` as its own process.
+fn floor_program(kind: &str, root: &Path, threads: usize) -> Floor {
+    let start = Instant::now();
+    let output = Command::new(std::env::current_exe().unwrap())
+        .env(FLOOR_ENV, kind)
+        .arg(root)
+        .arg(threads.to_string())
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap();
+    let program = start.elapsed();
+    assert!(output.status.success(), "the {kind} floor failed");
+    let nanos: u64 = String::from_utf8(output.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    Floor {
+        program,
+        work: Duration::from_nanos(nanos),
+    }
+}
+
+/// The child side of [`floor_program`]: do the work, print its time in nanoseconds.
+fn floor_child(kind: &str) {
+    let args: Vec<String> = std::env::args().collect();
+    let root = Path::new(&args[1]);
+    let threads: usize = args[2].parse().unwrap();
+    let work = match kind {
+        "read" => read_floor(root, threads),
+        "write" => write_floor(root, threads),
+        other => panic!("{FLOOR_ENV}={other}: read or write"),
+    };
+    println!("{}", work.as_nanos());
+}
+
 /// Is `program` there (it runs with `--version`)?
 fn present(program: &str) -> bool {
     Command::new(program)
@@ -157,46 +209,64 @@ fn ensure(program: &str, package: &str) -> Result<(), String> {
     }
 }
 
-/// One run of the real binary: wall time and, under `/usr/bin/time -v`, the peak RSS in KiB.
+/// One run of the real binary: wall time and its peak RSS in KiB.
 struct BinRun {
     elapsed: Duration,
     max_rss_kib: Option<u64>,
 }
 
-/// Run the binary with `args` (under `/usr/bin/time -v` when `measure_rss`); it must exit 0.
-fn run_bin(args: &[&str], measure_rss: bool, scratch: &Path) -> BinRun {
+/// Run the binary with `args`; it must exit 0. The child is reaped with `wait4`, whose resource
+/// usage holds the child's own peak RSS: no wrapper process (`/usr/bin/time -v` added a fork and
+/// an exec to every timed run) and nothing to install.
+fn run_bin(args: &[&str]) -> BinRun {
     let bin = env!("CARGO_BIN_EXE_microsip-provision");
-    let rss_file = scratch.join("time-v.txt");
-    let mut command = if measure_rss {
-        let mut c = Command::new("/usr/bin/time");
-        c.arg("-v").arg("-o").arg(&rss_file).arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    };
-    command.args(args).stdout(Stdio::null());
     let start = Instant::now();
-    let output = command.output().unwrap();
+    let mut child = Command::new(bin)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let (status, max_rss_kib) = wait_with_rusage(child);
     let elapsed = start.elapsed();
     assert!(
-        output.status.success(),
-        "microsip-provision {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
+        status == Some(0),
+        "microsip-provision {args:?} failed ({status:?}): {stderr}"
     );
-    let max_rss_kib = if measure_rss {
-        let text = fs::read_to_string(&rss_file).unwrap_or_default();
-        text.lines().find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-                .and_then(|v| v.parse().ok())
-        })
-    } else {
-        None
-    };
     BinRun {
         elapsed,
         max_rss_kib,
     }
+}
+
+/// Reap `child`: its exit code and peak RSS (KiB; Linux reports `ru_maxrss` in KiB).
+#[cfg(unix)]
+fn wait_with_rusage(child: std::process::Child) -> (Option<i32>, Option<u64>) {
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: `rusage` is plain data, all-zero is a valid value for the kernel to overwrite.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `pid` is our own unreaped child; `status` and `usage` are valid out-pointers.
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4: {}", std::io::Error::last_os_error());
+    // The child is reaped: `Child` must not wait for it again (dropping it does not).
+    drop(child);
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, u64::try_from(usage.ru_maxrss).ok())
+}
+
+/// Elsewhere: the exit code only.
+#[cfg(not(unix))]
+fn wait_with_rusage(mut child: std::process::Child) -> (Option<i32>, Option<u64>) {
+    (child.wait().unwrap().code(), None)
 }
 
 /// The run with the median time, carrying the highest peak RSS of all of them.
@@ -245,8 +315,8 @@ fn outcomes(report: &Path) -> BTreeMap<String, usize> {
 struct Measured {
     n: usize,
     generate: Duration,
-    read_floor: Duration,
-    write_floor: Duration,
+    read_floor: Floor,
+    write_floor: Floor,
     first: BinRun,
     again: BinRun,
     /// The no-change apply without the check for a running MicroSIP.
@@ -255,7 +325,7 @@ struct Measured {
     zero_writes: bool,
 }
 
-fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
+fn measure(n: usize, threads: usize, work: &Path) -> Measured {
     let dir = work.join(format!("n{n}"));
     let start = Instant::now();
     let fleet = generate::generate(&dir, n, threads).unwrap();
@@ -287,11 +357,11 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
     // The write floor brackets the first apply (before and after, on the same files): the mean
     // of the two is what the apply is compared with, so a load that drifts during the run (the
     // machine is shared) weighs on both sides alike.
-    let write_before = write_floor(&fleet.profiles_root, threads);
+    let write_before = floor_program("write", &fleet.profiles_root, threads);
     settle();
     let apply_args = fleet_args("apply");
     let apply_refs: Vec<&str> = apply_args.iter().map(String::as_str).collect();
-    let first = run_bin(&apply_refs, rss, &dir);
+    let first = run_bin(&apply_refs);
     let counts = outcomes(&report);
     assert_eq!(
         counts.get("changed"),
@@ -299,8 +369,11 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
         "first apply over {n} profiles: {counts:?}"
     );
     settle();
-    let write_after = write_floor(&fleet.profiles_root, threads);
-    let write_floor = (write_before + write_after) / 2;
+    let write_after = floor_program("write", &fleet.profiles_root, threads);
+    let write_floor = Floor {
+        program: (write_before.program + write_after.program) / 2,
+        work: (write_before.work + write_after.work) / 2,
+    };
     settle();
 
     // Then ROUNDS interleaved rounds of: read floor, no-change apply, plan; medians are kept.
@@ -314,18 +387,18 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
     let (mut reads, mut agains, mut plans) = (Vec::new(), Vec::new(), Vec::new());
     let mut ignores = Vec::new();
     for _ in 0..ROUNDS {
-        reads.push(read_floor(&fleet.profiles_root, threads));
-        agains.push(run_bin(&apply_refs, rss, &dir));
+        reads.push(floor_program("read", &fleet.profiles_root, threads));
+        agains.push(run_bin(&apply_refs));
         let counts = outcomes(&report);
         assert_eq!(
             counts.get("unchanged"),
             Some(&n),
             "no-change apply: {counts:?}"
         );
-        plans.push(run_bin(&plan_refs, rss, &dir));
+        plans.push(run_bin(&plan_refs));
         let counts = outcomes(&report);
         assert_eq!(counts.get("unchanged"), Some(&n), "plan: {counts:?}");
-        ignores.push(run_bin(&ignore_refs, rss, &dir));
+        ignores.push(run_bin(&ignore_refs));
         let counts = outcomes(&report);
         assert_eq!(
             counts.get("unchanged"),
@@ -345,8 +418,8 @@ fn measure(n: usize, threads: usize, rss: bool, work: &Path) -> Measured {
             .collect();
         eprintln!("fleet: the no-change runs wrote files, e.g. {changed:#?}");
     }
-    reads.sort();
-    let read_floor = reads[reads.len() / 2];
+    reads.sort_by_key(|floor| floor.program);
+    let read_floor = reads.swap_remove(reads.len() / 2);
     let again = median_run(agains);
     let plan = median_run(plans);
     let ignore = median_run(ignores);
@@ -475,6 +548,9 @@ fn mib(kib: u64) -> f64 {
 }
 
 fn main() {
+    if let Ok(kind) = std::env::var(FLOOR_ENV) {
+        return floor_child(&kind);
+    }
     if !std::env::args().any(|a| a == "--bench") {
         println!("fleet: run with `cargo bench --bench fleet`");
         return;
@@ -484,17 +560,16 @@ fn main() {
         .map(|s| s.split(',').map(|n| n.trim().parse().unwrap()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000]);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let time_v = ensure("/usr/bin/time", "time");
     let peer = ensure("crudini", "crudini");
-    let rss = time_v.is_ok();
+    let rss = cfg!(unix);
     let work = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let load_at_start = load();
 
-    let baseline = rss.then(|| measure(100, threads, true, work.path()));
+    let baseline = rss.then(|| measure(100, threads, work.path()));
     let measured: Vec<Measured> = sizes
         .iter()
-        .map(|&n| measure(n, threads, rss, work.path()))
+        .map(|&n| measure(n, threads, work.path()))
         .collect();
     let crudini = peer
         .as_ref()
@@ -530,8 +605,18 @@ fn main() {
         println!();
     };
     row("generate the tree (not a measurement)", &|m| m.generate);
-    row("floor: read every INI", &|m| m.read_floor);
-    row("floor: read + temp + fsync + rename", &|m| m.write_floor);
+    row("floor: read every INI (a program)", &|m| {
+        m.read_floor.program
+    });
+    row("  its work alone (inside the program)", &|m| {
+        m.read_floor.work
+    });
+    row("floor: read + temp + fsync + rename (program)", &|m| {
+        m.write_floor.program
+    });
+    row("  its work alone (inside the program)", &|m| {
+        m.write_floor.work
+    });
     row("apply, first (changes in every profile)", &|m| {
         m.first.elapsed
     });
@@ -594,15 +679,21 @@ fn main() {
         println!();
     };
     ratio_row("first apply / write floor (<= 1.5x)", &|m| {
-        let r = m.first.elapsed.as_secs_f64() / m.write_floor.as_secs_f64();
+        let r = m.first.elapsed.as_secs_f64() / m.write_floor.program.as_secs_f64();
         Some((r, r <= 1.5))
     });
     ratio_row("no-change apply / read floor (<= 1.5x)", &|m| {
-        let r = m.again.elapsed.as_secs_f64() / m.read_floor.as_secs_f64();
+        let r = m.again.elapsed.as_secs_f64() / m.read_floor.program.as_secs_f64();
         Some((r, r <= 1.5 && m.zero_writes))
     });
+    // For reference: against the floor's work alone, as if reading the files cost no program
+    // start (the tool's own start, about 1.5 ms, is in every one of its times).
+    ratio_row("  the same against the work alone (reference)", &|m| {
+        let r = m.again.elapsed.as_secs_f64() / m.read_floor.work.as_secs_f64();
+        Some((r, true))
+    });
     ratio_row("plan / read floor (no target)", &|m| {
-        let r = m.plan.elapsed.as_secs_f64() / m.read_floor.as_secs_f64();
+        let r = m.plan.elapsed.as_secs_f64() / m.read_floor.program.as_secs_f64();
         Some((r, true))
     });
     ratio_row("crudini / first apply (>= 50x)", &|m| {
@@ -621,7 +712,7 @@ fn main() {
                 .max()
                 .unwrap();
             println!(
-                "peak RSS (/usr/bin/time -v; first apply / no change / plan): N={}: {:.1} / {:.1} / {:.1} MB",
+                "peak RSS (wait4 rusage; first apply / no change / plan): N={}: {:.1} / {:.1} / {:.1} MB",
                 base.n,
                 mib(peak(&base.first)),
                 mib(peak(&base.again)),
@@ -646,10 +737,7 @@ fn main() {
                 );
             }
         }
-        _ => println!(
-            "peak RSS: skipped: {}",
-            time_v.err().unwrap_or_else(|| "no baseline".into())
-        ),
+        _ => println!("peak RSS: skipped: no wait4 here"),
     }
     println!(
         "\nwhole benchmark: {:.0} s (trees generated in {} and deleted)",
