@@ -467,27 +467,26 @@ fn run(
     let log = Mutex::new(open_log(log_file)?);
     // A fleet run lists the profiles root, and looks once for a running MicroSIP, while the
     // manifest and its users load (the users table is needed only to read the folder names).
+    // Two threads: the look at the process table may take longer than the listing, and only
+    // the listing is waited for before the workers start.
     let fleet_start = fleet.profiles_root.clone().map(|root| {
         let layout = fleet.layout.clone();
-        let running_exe = match &options.mode {
-            Mode::Apply(apply) if apply.if_running != IfRunning::Ignore => Some(
-                apply
-                    .microsip_exe
-                    .clone()
-                    .unwrap_or_else(|| running::MICROSIP_EXE.to_string()),
-            ),
-            _ => None,
-        };
-        std::thread::spawn(move || {
-            let listing = RootListing::read(&root, &layout);
-            // One look at the process table for the whole run instead of one per profile: on
-            // a file server no MicroSIP runs at all, and per-profile scans tripled a no-change
-            // run.
-            let none_running = running_exe
-                .is_some_and(|exe| SystemProcesses::new(exe).find(running::ANY_USER).is_none());
-            (listing, none_running)
-        })
+        std::thread::spawn(move || RootListing::read(&root, &layout))
     });
+    let process_scan = match (&fleet.profiles_root, &options.mode) {
+        (Some(_), Mode::Apply(apply)) if apply.if_running != IfRunning::Ignore => {
+            let exe = apply
+                .microsip_exe
+                .clone()
+                .unwrap_or_else(|| running::MICROSIP_EXE.to_string());
+            // One look at the process table for the whole run instead of one per profile: on a
+            // file server no MicroSIP runs at all, and per-profile scans tripled a no-change run.
+            Some(std::thread::spawn(move || {
+                SystemProcesses::new(exe).find(running::ANY_USER).is_none()
+            }))
+        }
+        _ => None,
+    };
     let loaded = match load(manifest_path) {
         Ok(loaded) => loaded,
         Err(failure) => {
@@ -523,7 +522,7 @@ fn run(
     };
 
     // A folder whose whole name is a manifest user (`john.DOE`) is not read as a domain form.
-    let (listing, none_running) = fleet_start.join().expect("the root listing does not panic");
+    let listing = fleet_start.join().expect("the root listing does not panic");
     let listing = listing.map_err(|e| Failure {
         path: Some(root.clone()),
         position: None,
@@ -572,8 +571,8 @@ fn run(
         }
     };
     let mut options = options;
-    if let Mode::Apply(apply) = &mut options.mode {
-        if none_running {
+    if let (Mode::Apply(apply), Some(scan)) = (&mut options.mode, process_scan) {
+        if scan.join().expect("the process scan does not panic") {
             apply.if_running = IfRunning::Ignore;
         }
     }
