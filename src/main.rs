@@ -6,13 +6,11 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 mod cli;
 
 fn main() -> ExitCode {
     quiet_on_broken_pipe();
-    let args = cli::Cli::parse();
+    let args = cli::Cli::parse_args();
     match cli::run(args) {
         Ok(code) => code,
         Err(failure) => {
