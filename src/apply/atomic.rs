@@ -458,8 +458,11 @@ fn write_atomic_impl(
     if let Some(meta) = &existing_meta {
         copy_unix_owner_and_mode(&file, &temp, meta)?;
     }
-    file.sync_all()
-        .map_err(|e| FsError::io(&temp, "flush the temporary file", e))?;
+    {
+        let _permit = flush_gate::enter();
+        file.sync_all()
+            .map_err(|e| FsError::io(&temp, "flush the temporary file", e))?;
+    }
     drop(file); // Windows cannot rename or replace a file that is still open here.
 
     // 5. Replace.
@@ -1084,5 +1087,97 @@ mod tests {
             read_file(dir.path()),
             Err(FsError::IsADirectory { .. })
         ));
+    }
+}
+
+/// How many files this process flushes to disk at once ([`limit_concurrent_flushes`]).
+///
+/// A fleet run that writes spends most of each profile waiting for its file to reach the disk,
+/// with its core idle. It runs twice as many workers as `--jobs`, and lets only `--jobs` of them
+/// flush at a time: the disk sees exactly the concurrency the admin asked for (more flushes in
+/// flight made this disk slower, not faster), while the other workers prepare their next
+/// profile (parse, render, merge) instead of waiting in line.
+pub mod flush_gate {
+    use std::sync::{Condvar, Mutex, OnceLock};
+
+    /// A counting semaphore: at most `n` holders of a [`Permit`] at once.
+    pub struct Gate {
+        free: Mutex<usize>,
+        freed: Condvar,
+    }
+
+    impl Gate {
+        /// A gate letting `n` (at least one) through at once.
+        pub fn new(n: usize) -> Gate {
+            Gate {
+                free: Mutex::new(n.max(1)),
+                freed: Condvar::new(),
+            }
+        }
+
+        /// Wait for a turn.
+        pub fn enter(&self) -> Permit<'_> {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            while *free == 0 {
+                free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+            }
+            *free -= 1;
+            Permit(Some(self))
+        }
+    }
+
+    /// A turn through a [`Gate`], held until dropped.
+    pub struct Permit<'a>(Option<&'a Gate>);
+
+    impl Drop for Permit<'_> {
+        fn drop(&mut self) {
+            if let Some(gate) = self.0 {
+                *gate.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                gate.freed.notify_one();
+            }
+        }
+    }
+
+    static GATE: OnceLock<Gate> = OnceLock::new();
+
+    /// Let at most `n` flushes run at once from now on (for the whole process; the first call
+    /// decides). Without a call, flushes are not limited.
+    pub fn limit_concurrent_flushes(n: usize) {
+        let _ = GATE.set(Gate::new(n));
+    }
+
+    /// Wait for a turn to flush (at once when flushes are not limited).
+    pub fn enter() -> Permit<'static> {
+        match GATE.get() {
+            Some(gate) => gate.enter(),
+            None => Permit(None),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::Gate;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        #[test]
+        fn no_more_than_n_hold_a_permit_at_once() {
+            let gate = Gate::new(2);
+            let (inside, most) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            std::thread::scope(|scope| {
+                for _ in 0..6 {
+                    scope.spawn(|| {
+                        for _ in 0..10 {
+                            let _permit = gate.enter();
+                            let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            // Held long enough for the others to pile up at the gate.
+                            std::thread::sleep(std::time::Duration::from_millis(2));
+                            inside.fetch_sub(1, Ordering::SeqCst);
+                        }
+                    });
+                }
+            });
+            assert_eq!(most.into_inner(), 2, "two at once, and never more");
+        }
     }
 }

@@ -73,7 +73,9 @@ pub struct FleetArgs {
     /// Where MicroSIP's folder sits below each user folder.
     #[arg(long, env = "MICROSIP_PROVISION_LAYOUT", default_value = DEFAULT_LAYOUT, value_name = "PATTERN")]
     pub layout: String,
-    /// Worker threads (default: the machine's cores).
+    /// Profiles worked on at once (default: the machine's cores). A run that writes flushes at
+    /// most N files to disk at once and keeps a second worker per job preparing the next
+    /// profile while the disk works.
     #[arg(long, short, env = "MICROSIP_PROVISION_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
     /// Write one JSON object per profile (JSON Lines) to this file (also for a single profile).
@@ -584,7 +586,17 @@ fn run(
     if let Mode::Apply(apply) = &mut options.mode {
         apply.defer_folder_sync = !apply.dry_run;
     }
-    let summary = run_fleet(&target, &loaded, &discovered, &options, jobs, &sink);
+    // A run that writes waits on the disk for most of each profile: `jobs` files are flushed at
+    // a time, and a second worker per job prepares the next profile meanwhile (see
+    // `atomic::flush_gate`).
+    let workers = match &options.mode {
+        Mode::Apply(apply) if !apply.dry_run => {
+            atomic::flush_gate::limit_concurrent_flushes(jobs);
+            jobs * 2
+        }
+        _ => jobs,
+    };
+    let summary = run_fleet(&target, &loaded, &discovered, &options, workers, &sink);
     if let Mode::Apply(apply) = &options.mode {
         if apply.defer_folder_sync && summary.changed > 0 {
             if let Err(e) = atomic::sync_file_system(root) {
