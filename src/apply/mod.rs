@@ -434,6 +434,11 @@ pub struct ApplyOptions {
     /// Leave out the per-file folder fsync; the caller syncs the file system once at the end
     /// ([`atomic::WriteOptions::defer_folder_sync`]; a fleet run).
     pub defer_folder_sync: bool,
+    /// A fleet run's one look at the process table, shared by all its profiles: whether any
+    /// MicroSIP runs at all, found out when the first profile that takes the full path needs to
+    /// know (a run whose profiles are all confirmed unchanged never looks). When none runs, no
+    /// profile looks for its own user's. `None`: every profile looks for its user's.
+    pub any_running: Option<std::sync::Arc<std::sync::OnceLock<bool>>>,
 }
 
 /// What [`apply_profile`] did.
@@ -463,6 +468,16 @@ pub fn apply_profile(
             .clone()
             .unwrap_or_else(|| running::MICROSIP_EXE.to_string()),
     );
+    if let Some(any_running) = &options.any_running {
+        let looked = || processes.find(running::ANY_USER).is_some();
+        if options.if_running != IfRunning::Ignore && !*any_running.get_or_init(looked) {
+            let options = ApplyOptions {
+                if_running: IfRunning::Ignore,
+                ..options.clone()
+            };
+            return apply_profile_with(profile, desired, &options, &processes, on_wait);
+        }
+    }
     apply_profile_with(profile, desired, options, &processes, on_wait)
 }
 

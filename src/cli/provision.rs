@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Args, ValueEnum};
 use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mode, RunOptions};
-use microsip_provision::apply::running::{self, MicrosipProcesses, SystemProcesses};
+
 use microsip_provision::apply::{atomic, ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
@@ -419,6 +419,7 @@ pub fn apply(args: ApplyArgs, global: &Global) -> Result<ExitCode, Failure> {
                 args.running_wait.max(0.0),
             )),
             defer_folder_sync: false,
+            any_running: None,
         }),
         with_diff: args.dry_run,
         strict: args.fleet.strict,
@@ -467,28 +468,12 @@ fn run(
     global: &Global,
 ) -> Result<FleetSummary, Failure> {
     let log = Mutex::new(open_log(log_file)?);
-    // A fleet run lists the profiles root, and looks once for a running MicroSIP, while the
-    // manifest and its users load (the users table is needed only to read the folder names).
-    // Two threads: the look at the process table may take longer than the listing, and only
-    // the listing is waited for before the workers start.
+    // A fleet run lists the profiles root while the manifest and its users load (the users
+    // table is needed only to read the folder names).
     let fleet_start = fleet.profiles_root.clone().map(|root| {
         let layout = fleet.layout.clone();
         std::thread::spawn(move || RootListing::read(&root, &layout))
     });
-    let process_scan = match (&fleet.profiles_root, &options.mode) {
-        (Some(_), Mode::Apply(apply)) if apply.if_running != IfRunning::Ignore => {
-            let exe = apply
-                .microsip_exe
-                .clone()
-                .unwrap_or_else(|| running::MICROSIP_EXE.to_string());
-            // One look at the process table for the whole run instead of one per profile: on a
-            // file server no MicroSIP runs at all, and per-profile scans tripled a no-change run.
-            Some(std::thread::spawn(move || {
-                SystemProcesses::new(exe).find(running::ANY_USER).is_none()
-            }))
-        }
-        _ => None,
-    };
     let loaded = match load(manifest_path) {
         Ok(loaded) => loaded,
         Err(failure) => {
@@ -572,11 +557,12 @@ fn run(
             eprint!("\r[{n}/{total}] {:.1} s", started.elapsed().as_secs_f64());
         }
     };
+    // One look at the process table for the whole run, when a profile first needs it, instead
+    // of one per profile: on a file server no MicroSIP runs at all (per-profile scans tripled
+    // a no-change run), and a run that changes nothing never looks.
     let mut options = options;
-    if let (Mode::Apply(apply), Some(scan)) = (&mut options.mode, process_scan) {
-        if scan.join().expect("the process scan does not panic") {
-            apply.if_running = IfRunning::Ignore;
-        }
+    if let Mode::Apply(apply) = &mut options.mode {
+        apply.any_running = Some(Default::default());
     }
     let jobs = fleet
         .jobs

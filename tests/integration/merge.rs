@@ -452,6 +452,39 @@ impl MicrosipProcesses for FakeMicrosip {
     }
 }
 
+/// A fleet run shares one look at the process table: taken by the first profile that needs it
+/// (here no MicroSIP runs, so the profile is written as with `--if-running ignore`), kept for
+/// the others, and never taken by a run whose options ignore running copies.
+#[test]
+fn a_fleet_run_looks_at_the_process_table_once_when_a_profile_needs_it() {
+    let desired = DesiredProfile {
+        accounts: vec![account("office", "Office", "1001", None)],
+        ..DesiredProfile::default()
+    };
+    let shared = std::sync::Arc::new(std::sync::OnceLock::new());
+    let options = ApplyOptions {
+        // A name no process has: the look finds nothing running.
+        microsip_exe: Some("no-such-microsip-7f3a.exe".into()),
+        any_running: Some(shared.clone()),
+        ..ApplyOptions::default()
+    };
+    assert_eq!(shared.get(), None, "nothing looked yet");
+    let (_dir, profile) = temp_profile();
+    let outcome = apply::apply_profile(&profile, &desired, &options, &mut |_| {}).unwrap();
+    assert!(matches!(outcome, ApplyOutcome::Changed(_)), "{outcome:?}");
+    assert_eq!(shared.get(), Some(&false), "looked once: none running");
+
+    let ignoring = std::sync::Arc::new(std::sync::OnceLock::new());
+    let options = ApplyOptions {
+        if_running: IfRunning::Ignore,
+        any_running: Some(ignoring.clone()),
+        ..ApplyOptions::default()
+    };
+    let (_dir, profile) = temp_profile();
+    apply::apply_profile(&profile, &desired, &options, &mut |_| {}).unwrap();
+    assert_eq!(ignoring.get(), None, "--if-running ignore never looks");
+}
+
 #[test]
 fn a_running_microsip_is_skipped_waited_for_stopped_or_ignored() {
     let desired = DesiredProfile {
