@@ -546,31 +546,6 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
     Ok(Some(read_all(&mut file, &meta, path)?))
 }
 
-/// The whole content of a file opened elsewhere (e.g. beneath a folder handle), refusing a
-/// folder or a link; `path` names it in errors.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))] // used where `openat2` exists
-pub(crate) fn read_open_file(mut file: File, path: &Path) -> Result<Vec<u8>, FsError> {
-    let meta = file
-        .metadata()
-        .map_err(|e| FsError::io(path, "inspect", e))?;
-    if is_link(&meta) {
-        return Err(FsError::SymlinkRefused {
-            path: path.to_path_buf(),
-        });
-    }
-    if meta.is_dir() {
-        return Err(FsError::IsADirectory {
-            path: path.to_path_buf(),
-        });
-    }
-    if !meta.is_file() {
-        return Err(FsError::NotARegularFile {
-            path: path.to_path_buf(),
-        });
-    }
-    read_all(&mut file, &meta, path)
-}
-
 /// The rest of an open file, sized from its metadata: one read for the content and one that
 /// sees the end (`File::read_to_end` would ask for the size and position again first).
 fn read_all(file: &mut File, meta: &Metadata, path: &Path) -> Result<Vec<u8>, FsError> {

@@ -256,20 +256,28 @@ fn report_for(
         Discovered::Unchecked(unchecked) => {
             let started = Instant::now();
             // Linux reads the INI in the call that proves no link is on the way: a profile left
-            // as the last apply wrote it is done without another look.
-            let read = unchecked.read_ini();
-            if let (Some(bytes), Some(row)) = (&read, loaded.users.find(&unchecked.user)) {
-                if confirmed_by_fingerprint(target, row, &unchecked.user, bytes) {
-                    return Some(ProfileReport::new(
-                        &unchecked.user,
-                        unchecked.dir(),
-                        Outcome::Unchanged,
-                        started.elapsed(),
-                    ));
-                }
+            // as the last apply wrote it is done without another look. The bytes go into this
+            // worker's buffer, reused from profile to profile.
+            thread_local! {
+                static INI_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
             }
-            // A read through `read_ini` already proved what checking would: no link on the way,
-            // a real file at the end.
+            let read = INI_BUFFER.with_borrow_mut(|buffer| {
+                let len = unchecked.read_ini_into(buffer)?;
+                let confirmed = loaded.users.find(&unchecked.user).is_some_and(|row| {
+                    confirmed_by_fingerprint(target, row, &unchecked.user, &buffer[..len])
+                });
+                Some(confirmed)
+            });
+            if read == Some(true) {
+                return Some(ProfileReport::new(
+                    &unchecked.user,
+                    unchecked.dir(),
+                    Outcome::Unchanged,
+                    started.elapsed(),
+                ));
+            }
+            // A read through `read_ini_into` proved what checking would: no link on the way.
+            // What is at the end (a folder, a pipe) the full path looks at again.
             let checked = match read {
                 Some(_) => Discovered::Profile(Profile::in_dir(unchecked.dir(), &unchecked.user)),
                 None => unchecked.check()?,

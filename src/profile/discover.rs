@@ -184,23 +184,59 @@ impl Unchecked {
     /// link (Linux: one `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`). `None` in every
     /// other case (no such file, a link, another system): then [`Unchecked::check`] decides.
     pub fn read_ini(&self) -> Option<Vec<u8>> {
+        let mut buffer = Vec::new();
+        let len = self.read_ini_into(&mut buffer)?;
+        buffer.truncate(len);
+        Some(buffer)
+    }
+
+    /// [`Unchecked::read_ini`] into `buffer`, which is reused from profile to profile (its
+    /// length is kept at its capacity, so it is zeroed once, not per file): `Some(n)`, the file
+    /// is `buffer[..n]`.
+    ///
+    /// No `fstat` first (this runs for every profile of a run): a folder fails the read
+    /// (`EISDIR`); a named pipe, opened without waiting, reads as empty or fails, and a file
+    /// larger than any INI ([`MAX_INI_BYTES`]) is given up. In each case the caller's full
+    /// path, which opens the file again with every check, decides and says why.
+    pub fn read_ini_into(&self, buffer: &mut Vec<u8>) -> Option<usize> {
         #[cfg(target_os = "linux")]
         {
+            use std::io::Read;
             let mut relative = PathBuf::from(&self.folder);
             relative.extend(&self.beneath.rest);
             relative.push("microsip.ini");
             let handle = self.beneath.handle.as_ref()?;
             // `O_NONBLOCK`: a named pipe planted as `microsip.ini` must not make the open wait
-            // for a writer (the read then refuses it as no regular file).
+            // for a writer.
             let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-            let file = linux::open_beneath(handle, &relative, flags)?;
-            let file = std::fs::File::from(file);
-            crate::apply::atomic::read_open_file(file, &relative).ok()
+            let mut file = std::fs::File::from(linux::open_beneath(handle, &relative, flags)?);
+            let mut filled = 0;
+            loop {
+                if filled == buffer.len() {
+                    if filled >= MAX_INI_BYTES {
+                        return None;
+                    }
+                    buffer.resize((filled * 2).max(64 * 1024), 0);
+                }
+                match file.read(&mut buffer[filled..]) {
+                    Ok(0) => return Some(filled),
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => return None,
+                }
+            }
         }
         #[cfg(not(target_os = "linux"))]
-        None
+        {
+            let _ = buffer;
+            None
+        }
     }
 }
+
+/// More than any `microsip.ini` holds (MicroSIP's own are tens of kilobytes): the fast read
+/// gives up there and leaves the file to the full path.
+pub const MAX_INI_BYTES: usize = 16 * 1024 * 1024;
 
 /// A layout pattern that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
