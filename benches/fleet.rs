@@ -20,7 +20,7 @@
 //! reliably here, so every measurement runs warm (the tree was just generated) and the output
 //! says so; dirty pages are flushed with `sync` before each timed step. Against a load that drifts
 //! during the run (the CI machine is shared), the write floor is run before and after the first
-//! apply and their mean is used, the cheap repeatable steps run in three interleaved rounds and
+//! apply and their mean is used, the cheap repeatable steps run in three interleaved rounds (nine at N <= 1,000) and
 //! their medians are used, and the load average is printed with the results.
 //!
 //! `crudini` is installed with `apt-get install -y` when missing, unless `CI` is set (then the
@@ -42,7 +42,21 @@ use std::time::{Duration, Instant, SystemTime};
 /// Files in the crudini sample.
 const CRUDINI_SAMPLE: usize = 200;
 
-/// Rounds of the cheap, repeatable measurements (read floor, no-change apply, plan).
+/// Rounds of the cheap, repeatable measurements (read floor, no-change apply, plan) at N <= 1,000, where one run takes a few
+/// milliseconds and the shared machine's jitter is of the same size: more rounds, a steadier
+/// median.
+const ROUNDS_SMALL: usize = 9;
+
+/// Rounds of the cheap, repeatable measurements for `n` profiles.
+fn rounds(n: usize) -> usize {
+    if n <= 1_000 {
+        ROUNDS_SMALL
+    } else {
+        ROUNDS
+    }
+}
+
+/// Rounds of the cheap, repeatable measurements at larger N.
 const ROUNDS: usize = 3;
 
 fn settle() {
@@ -376,7 +390,7 @@ fn measure(n: usize, threads: usize, work: &Path) -> Measured {
     };
     settle();
 
-    // Then ROUNDS interleaved rounds of: read floor, no-change apply, plan; medians are kept.
+    // Then interleaved rounds of: read floor, no-change apply, plan; medians are kept.
     let plan_args = fleet_args("plan");
     let plan_refs: Vec<&str> = plan_args.iter().map(String::as_str).collect();
     let mut before = BTreeMap::new();
@@ -386,7 +400,7 @@ fn measure(n: usize, threads: usize, work: &Path) -> Measured {
     let ignore_refs: Vec<&str> = ignore_args.iter().map(String::as_str).collect();
     let (mut reads, mut agains, mut plans) = (Vec::new(), Vec::new(), Vec::new());
     let mut ignores = Vec::new();
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds(n) {
         reads.push(floor_program("read", &fleet.profiles_root, threads));
         agains.push(run_bin(&apply_refs));
         let counts = outcomes(&report);
@@ -586,7 +600,7 @@ fn main() {
     );
     println!(
         "write floor: mean of one run before and one after the first apply; read floor, no-change \
-         apply and plan: median of {ROUNDS} interleaved rounds; load average {load_at_start} at the \
+         apply and plan: median of {ROUNDS} interleaved rounds ({ROUNDS_SMALL} at N <= 1000); load average {load_at_start} at the \
          start, {} at the end ({threads} cores)",
         load()
     );
