@@ -1065,7 +1065,7 @@ mod tests {
     }
 }
 
-/// How many files this process flushes to disk at once ([`limit_concurrent_flushes`]).
+/// How many files this process flushes to disk at once ([`flush_gate::limit_concurrent_flushes`]).
 ///
 /// A fleet run that writes spends most of each profile waiting for its file to reach the disk,
 /// with its core idle. It runs twice as many workers as `--jobs`, and lets only `--jobs` of them

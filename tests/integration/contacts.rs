@@ -1113,13 +1113,16 @@ fn check_verifies_the_corpus() {
 }
 
 /// A process that looks like MicroSIP to the running check: a copy of `sleep` under a name no
-/// other test uses (the check matches the executable name, `--microsip-exe`).
+/// other test uses (the check matches the executable name, `--microsip-exe`). Unix only: the
+/// tests that start one are.
+#[cfg_attr(not(unix), allow(dead_code))]
 struct FakeMicrosip {
     child: std::process::Child,
     name: String,
     _dir: tempfile::TempDir,
 }
 
+#[cfg_attr(not(unix), allow(dead_code))]
 impl FakeMicrosip {
     fn start() -> Option<FakeMicrosip> {
         let sleep = ["/bin/sleep", "/usr/bin/sleep"]

@@ -53,6 +53,8 @@ fn secret_of(user: &str) -> String {
 const DEFAULT_LAYOUT: &str = "AppData/Roaming/MicroSIP";
 
 /// What a profile is made of, and so what must happen to it.
+// The links, pipes and permission cases are built on Unix only.
+#[cfg_attr(not(unix), allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// A copy of an example profile: applied.
@@ -166,6 +168,7 @@ impl Tree {
         self.root().join("profiles")
     }
 
+    #[cfg_attr(not(unix), allow(dead_code))]
     fn outside(&self) -> PathBuf {
         self.root().join("outside")
     }
