@@ -255,24 +255,6 @@ fn report_for(
         Discovered::Profile(profile) => run_profile(target, loaded, profile, options, &mut |_| {}),
         Discovered::Unchecked(unchecked) => {
             let started = Instant::now();
-            // Checked against its own fingerprint while the manifest was loading: only the
-            // inputs are left to compare (no file access at all).
-            if let (Some(found), Some(row)) =
-                (unchecked.precheck(), loaded.users.find(&unchecked.user))
-            {
-                let confirmed = target.fingerprint_applies()
-                    && target
-                        .inputs(row, &unchecked.user)
-                        .is_some_and(|inputs| found.confirms(&inputs));
-                if confirmed {
-                    return Some(ProfileReport::new(
-                        &unchecked.user,
-                        unchecked.dir(),
-                        Outcome::Unchanged,
-                        started.elapsed(),
-                    ));
-                }
-            }
             // Linux reads the INI in the call that proves no link is on the way: a profile left
             // as the last apply wrote it is done without another look. The bytes go into this
             // worker's buffer, reused from profile to profile.

@@ -18,7 +18,7 @@ use microsip_provision::apply::fleet::{run_fleet, run_profile, FleetSummary, Mod
 use microsip_provision::apply::{atomic, ApplyOptions, IfRunning};
 use microsip_provision::manifest::{self, Diagnostic, LoadedManifest};
 use microsip_provision::plan::target::{Rendered, Target, TargetOptions};
-use microsip_provision::profile::discover::{DiscoverError, RootListing, DEFAULT_LAYOUT};
+use microsip_provision::profile::discover::{RootListing, DEFAULT_LAYOUT};
 use microsip_provision::profile::{Profile, ProfileSelection};
 use microsip_provision::report::{EventLog, Outcome, ProfileReport, ReportFile, ReportFileError};
 
@@ -470,17 +470,9 @@ fn run(
     let log = Mutex::new(open_log(log_file)?);
     // A fleet run lists the profiles root while the manifest and its users load (the users
     // table is needed only to read the folder names).
-    // With the time left over, that thread checks INIs against their own fingerprints until
-    // the manifest is ready (`RootListing::precheck_inis`).
-    let loaded_flag = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let fleet_start = fleet.profiles_root.clone().map(|root| {
         let layout = fleet.layout.clone();
-        let loaded_flag = std::sync::Arc::clone(&loaded_flag);
-        std::thread::spawn(move || {
-            let mut listing = RootListing::read(&root, &layout)?;
-            listing.precheck_inis(&loaded_flag);
-            Ok(listing)
-        })
+        std::thread::spawn(move || RootListing::read(&root, &layout))
     });
     let loaded = match load(manifest_path) {
         Ok(loaded) => loaded,
@@ -517,9 +509,7 @@ fn run(
     };
 
     // A folder whose whole name is a manifest user (`john.DOE`) is not read as a domain form.
-    loaded_flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    let listing: Result<RootListing, DiscoverError> =
-        fleet_start.join().expect("the root listing does not panic");
+    let listing = fleet_start.join().expect("the root listing does not panic");
     let listing = listing.map_err(|e| Failure {
         path: Some(root.clone()),
         position: None,

@@ -68,7 +68,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::fingerprint::{self, Precheck};
 use super::Profile;
 
 /// The default layout: a user folder, then `AppData\Roaming\MicroSIP`.
@@ -126,9 +125,6 @@ pub struct Unchecked {
     folder: String,
     /// The root and the layout below each user folder.
     beneath: Arc<Beneath>,
-    /// Its `microsip.ini` checked against its own fingerprint while the manifest was loading
-    /// ([`RootListing::precheck_inis`]), if it was.
-    precheck: Option<Precheck>,
 }
 
 /// The root (and a handle on it, to resolve paths beneath it) and the layout's components below
@@ -206,25 +202,13 @@ impl Unchecked {
     /// larger than any INI ([`MAX_INI_BYTES`]) is given up. In each case the caller's full
     /// path, which opens the file again with every check, decides and says why.
     pub fn read_ini_into(&self, buffer: &mut Vec<u8>) -> Option<usize> {
-        self.beneath.read_ini_into(&self.folder, buffer)
-    }
-
-    /// What [`RootListing::precheck_inis`] found in its `microsip.ini`, if it looked.
-    pub fn precheck(&self) -> Option<&Precheck> {
-        self.precheck.as_ref()
-    }
-}
-
-impl Beneath {
-    /// [`Unchecked::read_ini_into`] for the user folder `folder`.
-    fn read_ini_into(&self, folder: &str, buffer: &mut Vec<u8>) -> Option<usize> {
         #[cfg(target_os = "linux")]
         {
             use std::io::Read;
-            let mut relative = PathBuf::from(folder);
-            relative.extend(&self.rest);
+            let mut relative = PathBuf::from(&self.folder);
+            relative.extend(&self.beneath.rest);
             relative.push("microsip.ini");
-            let handle = self.handle.as_ref()?;
+            let handle = self.beneath.handle.as_ref()?;
             // `O_NONBLOCK`: a named pipe planted as `microsip.ini` must not make the open wait
             // for a writer.
             let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
@@ -247,7 +231,7 @@ impl Beneath {
         }
         #[cfg(not(target_os = "linux"))]
         {
-            let _ = (folder, buffer);
+            let _ = buffer;
             None
         }
     }
@@ -416,8 +400,6 @@ struct Candidate {
     domain: bool,
     /// What walking it found.
     walk: Walk,
-    /// Its `microsip.ini` checked against its fingerprint, if it was.
-    precheck: Option<Precheck>,
 }
 
 impl Candidate {
@@ -651,9 +633,6 @@ pub fn discover_deferred(
 pub struct RootListing {
     /// Every entry's name, in the order the file system lists them.
     names: Vec<String>,
-    /// What [`RootListing::precheck_inis`] found, by the index of the name (shorter than
-    /// `names` when it was stopped early).
-    prechecks: Vec<Option<Precheck>>,
     beneath: Arc<Beneath>,
 }
 
@@ -689,7 +668,6 @@ impl RootListing {
             .collect();
         Ok(RootListing {
             names,
-            prechecks: Vec::new(),
             beneath: Arc::new(Beneath {
                 root: root.to_path_buf(),
                 handle: std::fs::File::open(root).ok(),
@@ -698,39 +676,10 @@ impl RootListing {
         })
     }
 
-    /// Until `stop` is set, read each entry's `microsip.ini` (as [`Unchecked::read_ini_into`]
-    /// does: no link on the way) and check it against its own fingerprint
-    /// ([`fingerprint::precheck`]). A fleet run does this on the listing's thread while the
-    /// manifest loads, time the second core would otherwise spend idle; the worker that gets
-    /// the folder then only compares the inputs ([`Unchecked::precheck`]). Nothing is kept but
-    /// the 48-byte result. Linux only (elsewhere there is no such read): returns at once.
-    pub fn precheck_inis(&mut self, stop: &std::sync::atomic::AtomicBool) {
-        if !cfg!(target_os = "linux") {
-            return;
-        }
-        let mut buffer = Vec::new();
-        self.prechecks.reserve(self.names.len());
-        for name in &self.names {
-            if stop.load(std::sync::atomic::Ordering::Relaxed) {
-                break;
-            }
-            let found = self
-                .beneath
-                .read_ini_into(name, &mut buffer)
-                .and_then(|len| fingerprint::precheck(&buffer[..len]));
-            self.prechecks.push(found);
-        }
-    }
-
     /// Map every name to its user and find the profiles, as [`discover`] (`defer: false`) or
     /// [`discover_deferred`] (`defer: true`) does.
     pub fn resolve(self, is_user: impl Fn(&str) -> bool, defer: bool) -> Vec<Discovered> {
-        let RootListing {
-            names,
-            mut prechecks,
-            beneath,
-        } = self;
-        prechecks.resize(names.len(), None);
+        let RootListing { names, beneath } = self;
         let root = beneath.root.as_path();
         let rest: Vec<&str> = beneath.rest.iter().map(String::as_str).collect();
         // Every folder with its user (as the users table compares names), sorted by user so
@@ -738,8 +687,7 @@ impl RootListing {
         // 10,000 folders that are mostly one a user.
         let mut listed: Vec<(String, Candidate)> = names
             .into_iter()
-            .zip(prechecks)
-            .map(|(folder, precheck)| {
+            .map(|folder| {
                 let name = resolve_folder_name(&folder, &is_user);
                 // A name the users table reads as empty (`@x`) cannot match a user: kept apart.
                 let key = match crate::manifest::normalize_user_name(name.user) {
@@ -753,7 +701,6 @@ impl RootListing {
                     domain: name.domain.is_some(),
                     folder,
                     walk: Ok(None),
-                    precheck,
                 };
                 (key, candidate)
             })
@@ -775,7 +722,6 @@ impl RootListing {
                         user,
                         folder: first.folder,
                         beneath: Arc::clone(&beneath),
-                        precheck: first.precheck,
                     }),
                 ));
                 continue;

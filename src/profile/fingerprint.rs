@@ -62,50 +62,26 @@ pub fn applicable(desired: &DesiredProfile) -> bool {
 /// are what an earlier apply wrote for these `inputs`. The caller makes sure the manifest has
 /// nothing else to check ([`crate::plan::target::Target::fingerprint_applies`]).
 pub fn confirms(bytes: &[u8], inputs: &RenderInputs) -> bool {
-    precheck(bytes).is_some_and(|found| found.confirms(inputs))
-}
-
-/// The half of [`confirms`] that needs no inputs: the file's bytes match the content digest of
-/// its own fingerprint. A fleet run does this while the manifest is still loading
-/// ([`crate::profile::discover::RootListing::precheck_inis`]) and keeps only this (48 bytes a
-/// profile), to compare with the inputs once they are known ([`Precheck::confirms`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Precheck {
-    /// The salt, as written (hex digits).
-    salt: [u8; SALT_HEX],
-    /// The inputs digest written beside it.
-    inputs: u128,
-}
-
-impl Precheck {
-    /// Whether the file was written for these `inputs` (with [`precheck`], what [`confirms`]
-    /// says).
-    pub fn confirms(&self, inputs: &RenderInputs) -> bool {
-        std::str::from_utf8(&self.salt).is_ok_and(|salt| inputs_digest(inputs, salt) == self.inputs)
-    }
-}
-
-/// [`Precheck`] of `bytes` (the profile's `microsip.ini` as just read); `None` when the file
-/// carries no well-formed fingerprint or its content does not match it.
-pub fn precheck(bytes: &[u8]) -> Option<Precheck> {
     // This runs for every profile of a run: the value is read into a buffer on the stack and
     // the digests compared as numbers, without a single allocation.
-    let range = locate(bytes)?;
+    let Some(range) = locate(bytes) else {
+        return false;
+    };
     let mut value = [0u8; VALUE_LEN];
     for (byte, unit) in value.iter_mut().zip(bytes[range.clone()].chunks_exact(2)) {
         if unit[1] != 0 || !unit[0].is_ascii() {
-            return None;
+            return false;
         }
         *byte = unit[0];
     }
-    let (salt, stored_inputs, stored_content) = split(std::str::from_utf8(&value).ok()?)?;
-    if parse_hex128(stored_content)? != content_digest(bytes, range) {
-        return None;
-    }
-    Some(Precheck {
-        salt: salt.as_bytes().try_into().ok()?,
-        inputs: parse_hex128(stored_inputs)?,
-    })
+    let Ok(value) = std::str::from_utf8(&value) else {
+        return false;
+    };
+    let Some((salt, stored_inputs, stored_content)) = split(value) else {
+        return false;
+    };
+    parse_hex128(stored_inputs) == Some(inputs_digest(inputs, salt))
+        && parse_hex128(stored_content) == Some(content_digest(bytes, range))
 }
 
 /// The number [`hex128`] wrote: exactly 32 lower-case hex digits, or `None`.
@@ -295,13 +271,6 @@ mod tests {
         );
         assert_eq!(document.to_bytes(), bytes);
         assert!(confirms(&bytes, target.inputs.as_ref().unwrap()));
-        // Checked in two halves (content first, inputs later), the same answer.
-        let found = precheck(&bytes).expect("the content matches its fingerprint");
-        assert!(found.confirms(target.inputs.as_ref().unwrap()));
-        assert!(!found.confirms(&desired("rotated", "opus/48000/2").inputs.unwrap()));
-        let mut edited = bytes.clone();
-        edited[10] ^= 0x01;
-        assert_eq!(precheck(&edited), None, "one byte changed: no precheck");
         // The same file read back through the parser carries the same value.
         let reread = IniDocument::parse(&bytes, CodePage::WINDOWS_1252).unwrap();
         assert_eq!(
