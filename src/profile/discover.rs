@@ -61,8 +61,7 @@
 //! it is handed over unchecked ([`Unchecked`]) and the worker that handles it checks it with the
 //! same rules, in parallel — on Linux in the very `openat2` that opens its `microsip.ini`, so a
 //! profile confirmed unchanged by its fingerprint costs the same system calls as reading the file.
-//! A fleet run lists the root ([`RootListing::read`]) while the manifest loads, and uses what is
-//! left of that time to check INIs against their own fingerprints ([`RootListing::precheck_inis`]);
+//! A fleet run lists the root ([`RootListing::read`]) while the manifest loads;
 //! [`RootListing::resolve`] then maps the names to users once the users table is there.
 
 use std::path::{Path, PathBuf};

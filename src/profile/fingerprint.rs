@@ -20,10 +20,8 @@
 //! ([`crate::plan::target::Target::inputs`]) and calls [`confirms`] on the bytes it read: when
 //! both digests match, the file is byte-for-byte what a previous apply wrote for the same inputs,
 //! so the profile is unchanged and nothing needs to be rendered, parsed or merged (cargo's
-//! freshness check works the same way). The check comes in two halves ([`precheck`], which needs
-//! only the bytes, then [`Precheck::confirms`]), so a fleet run can do the first while the
-//! manifest is still loading. Any doubt — another encoding than UTF-16LE, a missing or malformed
-//! fingerprint, one byte changed by MicroSIP or the user, different inputs — means the full check
+//! freshness check works the same way). Any doubt — another encoding than UTF-16LE, a missing
+//! or malformed fingerprint, one byte changed by MicroSIP or the user, different inputs — means the full check
 //! runs, which decides exactly as before; the fast path can only ever say "unchanged" for a file
 //! that is identical to one the full check produced. The fingerprint is refreshed only when the
 //! INI is written anyway, never by itself (a no-change run makes zero writes), and it is left out
