@@ -419,6 +419,26 @@ fn load_csv(
         .filter(|(_, column)| secret_columns.contains(column) || super::check::looks_secret(column))
         .map(|(index, _)| index)
         .collect();
+    // Every row's password fields are registered before any message is built: a message shows
+    // its source line, and a line can hold several rows (a file whose rows end in a lone `\r`,
+    // as old Mac exports do, is one line to `SourceText`). One pass of the CSV parser over the
+    // rows, with one reused record and no allocation per row.
+    if !secret_indices.is_empty() {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .flexible(true)
+            .delimiter(delimiter)
+            .from_reader(text.as_bytes());
+        let mut record = csv::ByteRecord::new();
+        while let Ok(true) = reader.read_byte_record(&mut record) {
+            let start = record.position().map_or(0, |p| p.byte() as usize);
+            for (index, range) in field_ranges(&text, start, delimiter).enumerate() {
+                if secret_indices.contains(&index) {
+                    source.add_secret(range);
+                }
+            }
+        }
+    }
     let errors_before = diagnostics.len();
     for (index, column) in columns.iter().enumerate() {
         if column.is_empty() {
@@ -467,13 +487,6 @@ fn load_csv(
                 return None;
             }
         };
-        if !secret_indices.is_empty() {
-            for (index, range) in field_ranges(&text, start, delimiter).enumerate() {
-                if secret_indices.contains(&index) {
-                    source.add_secret(range);
-                }
-            }
-        }
         // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
         if record.iter().all(|v| v.trim().is_empty()) {
             continue;

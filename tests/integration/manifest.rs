@@ -529,6 +529,22 @@ fn csv_errors_point_into_the_csv_file() {
         d.render_human()
     );
 
+    // Rows ending in a lone `\r` (old Mac exports) are one line to a message: the password of
+    // a row after the faulty one must be hidden too, and so must the header's message.
+    let csv = "username,extension,sip_password\r,1001,pw-one\rbob,1002,pw-two\r";
+    let all = errors("m.toml", manifest, &[("users.csv", csv)]);
+    for d in &all {
+        let shown = d.render_human();
+        assert!(
+            !shown.contains("pw-one") && !shown.contains("pw-two"),
+            "{shown}"
+        );
+    }
+    assert!(
+        all.iter().any(|d| d.message.contains("user name is empty")),
+        "{all:#?}"
+    );
+
     let csv = "username,extension\njdoe,1001\nasmith,1002,extra\nbob\n";
     let all = errors("m.toml", manifest, &[("users.csv", csv)]);
     assert_eq!(all.len(), 2, "{all:#?}");
