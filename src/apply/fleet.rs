@@ -262,11 +262,18 @@ fn report_for(
                 static INI_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
             }
             let read = INI_BUFFER.with_borrow_mut(|buffer| {
-                let len = unchecked.read_ini_into(buffer)?;
-                let confirmed = loaded.users.find(&unchecked.user).is_some_and(|row| {
-                    confirmed_by_fingerprint(target, row, &unchecked.user, &buffer[..len])
+                let len = unchecked.read_ini_into(buffer);
+                let confirmed = len.map(|len| {
+                    loaded.users.find(&unchecked.user).is_some_and(|row| {
+                        confirmed_by_fingerprint(target, row, &unchecked.user, &buffer[..len])
+                    })
                 });
-                Some(confirmed)
+                // A planted giant file must not pin megabytes in every worker for the rest of
+                // the run: past 1 MB the buffer is given back.
+                if buffer.len() > 1024 * 1024 {
+                    *buffer = Vec::new();
+                }
+                confirmed
             });
             if read == Some(true) {
                 return Some(ProfileReport::new(

@@ -74,8 +74,8 @@ pub struct FleetArgs {
     #[arg(long, env = "MICROSIP_PROVISION_LAYOUT", default_value = DEFAULT_LAYOUT, value_name = "PATTERN")]
     pub layout: String,
     /// Profiles worked on at once (default: the machine's cores). A run that writes flushes at
-    /// most N files to disk at once and keeps a second worker per job preparing the next
-    /// profile while the disk works.
+    /// most N files to disk at once and, for N > 1, keeps a second worker per job preparing the
+    /// next profile while the disk works (not with --if-running wait or stop).
     #[arg(long, short, env = "MICROSIP_PROVISION_JOBS", value_name = "N")]
     pub jobs: Option<usize>,
     /// Write one JSON object per profile (JSON Lines) to this file (also for a single profile).
@@ -575,10 +575,16 @@ fn run(
     // A run that writes waits on the disk for most of each profile: `jobs` files are flushed at
     // a time, and a second worker per job prepares the next profile meanwhile (see
     // `atomic::flush_gate`).
+    // Not with `--jobs 1` (one profile at a time, in order, is what it asks for), nor when a
+    // running MicroSIP is waited for or stopped (those waits stay `--jobs` wide).
     let workers = match &options.mode {
-        Mode::Apply(apply) if !apply.dry_run => {
+        Mode::Apply(apply)
+            if !apply.dry_run
+                && jobs > 1
+                && !matches!(apply.if_running, IfRunning::Wait | IfRunning::Stop) =>
+        {
             atomic::flush_gate::limit_concurrent_flushes(jobs);
-            jobs * 2
+            jobs.saturating_mul(2)
         }
         _ => jobs,
     };

@@ -191,15 +191,16 @@ const REPORT_BUFFER: usize = 256 * 1024;
 impl ReportFile {
     /// Create `path` anew. An earlier report (a regular file) is removed first rather than
     /// truncated: ext4 flushes a file truncated to zero when it is closed (`auto_da_alloc`),
-    /// which made every re-run of a batch wait on the disk for the last run's report. A link or
-    /// anything else at `path` is written through, as before.
+    /// which made every re-run of a batch wait on the disk for the last run's report. When it
+    /// cannot be removed (a sticky folder, a file open elsewhere on Windows) it is truncated as
+    /// before; a link or anything else at `path` is written through.
     pub fn create(path: &Path) -> Result<ReportFile, ReportFileError> {
         let error = |source| ReportFileError {
             path: path.to_path_buf(),
             source,
         };
         if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_file()) {
-            std::fs::remove_file(path).map_err(error)?;
+            let _ = std::fs::remove_file(path);
         }
         let file = File::create(path).map_err(error)?;
         Ok(ReportFile {
