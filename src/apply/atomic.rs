@@ -550,6 +550,20 @@ fn read_existing(path: &Path) -> Result<Option<Vec<u8>>, FsError> {
 /// sees the end (`File::read_to_end` would ask for the size and position again first).
 fn read_all(file: &mut File, meta: &Metadata, path: &Path) -> Result<Vec<u8>, FsError> {
     let error = |e| FsError::io(path, "read", e);
+    // A file stating a size no profile file has (a planted sparse `truncate -s 1T`) is refused:
+    // allocating its size would abort the whole run, not just fail this profile.
+    let too_large = || {
+        error(io::Error::new(
+            ErrorKind::FileTooLarge,
+            format!(
+                "larger than {} MiB, more than any MicroSIP file holds",
+                MAX_READ_BYTES >> 20
+            ),
+        ))
+    };
+    if meta.len() > MAX_READ_BYTES {
+        return Err(too_large());
+    }
     let mut bytes = vec![0; meta.len() as usize];
     let mut filled = 0;
     while filled < bytes.len() {
@@ -561,12 +575,20 @@ fn read_all(file: &mut File, meta: &Metadata, path: &Path) -> Result<Vec<u8>, Fs
         }
     }
     bytes.truncate(filled);
-    // Whatever was appended since the size was taken (usually one read that finds the end).
-    Read::take(file, u64::MAX)
+    // Whatever was appended since the size was taken (usually one read that finds the end), up
+    // to the same limit.
+    Read::take(file, MAX_READ_BYTES + 1 - bytes.len() as u64)
         .read_to_end(&mut bytes)
         .map_err(error)?;
+    if bytes.len() as u64 > MAX_READ_BYTES {
+        return Err(too_large());
+    }
     Ok(bytes)
 }
+
+/// The largest file [`read_file`] reads: far more than any MicroSIP file (an INI is kilobytes, a
+/// large `Contacts.xml` a few megabytes).
+pub const MAX_READ_BYTES: u64 = 1 << 30;
 
 /// Open `path` for reading, refusing a link or a directory, `None` if absent. Returns the handle's
 /// metadata too (the file actually opened).
@@ -949,6 +971,21 @@ mod tests {
             .unwrap()
             .file_type()
             .is_symlink());
+    }
+
+    /// A sparse file stating a terabyte is refused with an error naming it, not allocated.
+    #[cfg(unix)]
+    #[test]
+    fn a_file_stating_a_huge_size_is_refused_not_allocated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("microsip.ini");
+        let file = fs::File::create(&path).unwrap();
+        file.set_len(1 << 40).unwrap(); // sparse: no disk space is used
+        drop(file);
+        let err = read_file(&path).unwrap_err();
+        let message = err.to_string();
+        assert!(message.contains("microsip.ini"), "{message}");
+        assert!(message.contains("larger than 1024 MiB"), "{message}");
     }
 
     #[test]
