@@ -531,7 +531,7 @@ fn run(
         log.lock().expect("log").write(event, report);
         if let Some(file) = &report_file {
             if let Err(e) = file.write(report) {
-                report_error.get_or_init(|| e.to_string());
+                let _ = report_error.set(e);
             }
         }
         if format == ReportFormat::Json {
@@ -598,7 +598,7 @@ fn run(
     }
     if let Some(file) = report_file {
         if let Err(e) = file.finish() {
-            report_error.get_or_init(|| e.to_string());
+            let _ = report_error.set(e);
         }
     }
     if progress {
@@ -629,14 +629,8 @@ fn run(
     std::mem::forget(loaded);
     // A report that could not be written fails the run (the admin relies on it), after every
     // profile has been handled and the summary printed.
-    if let Some(message) = report_error.into_inner() {
-        return Err(Failure {
-            path: None,
-            position: None,
-            message,
-            hint: None,
-            code: EXIT_USAGE,
-        });
+    if let Some(error) = report_error.into_inner() {
+        return Err(report_failure(error));
     }
     Ok(summary)
 }

@@ -80,7 +80,7 @@ pub enum Discovered {
     /// The only folder of its user, not looked into yet ([`discover_deferred`]): whoever works
     /// on it checks it ([`Unchecked::check`]), in parallel, and on Linux may read its
     /// `microsip.ini` in the same system call that proves no link is on the way
-    /// ([`Unchecked::read_ini`]).
+    /// ([`Unchecked::read_ini_into`]).
     Unchecked(Unchecked),
     /// A folder that cannot be used, and why (counted as failed).
     Refused {
@@ -183,18 +183,10 @@ impl Unchecked {
     }
 
     /// The bytes of `microsip.ini`, read only if no component from the root down to it is a
-    /// link (Linux: one `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`). `None` in every
-    /// other case (no such file, a link, another system): then [`Unchecked::check`] decides.
-    pub fn read_ini(&self) -> Option<Vec<u8>> {
-        let mut buffer = Vec::new();
-        let len = self.read_ini_into(&mut buffer)?;
-        buffer.truncate(len);
-        Some(buffer)
-    }
-
-    /// [`Unchecked::read_ini`] into `buffer`, which is reused from profile to profile (its
-    /// length is kept at its capacity, so it is zeroed once, not per file): `Some(n)`, the file
-    /// is `buffer[..n]`.
+    /// link (Linux: one `openat2` with `RESOLVE_NO_SYMLINKS | RESOLVE_BENEATH`), into `buffer`,
+    /// which is reused from profile to profile (its length is kept at its capacity, so it is
+    /// zeroed once, not per file): `Some(n)`, the file is `buffer[..n]`. `None` in every other
+    /// case (no such file, a link, another system): then [`Unchecked::check`] decides.
     ///
     /// No `fstat` first (this runs for every profile of a run): a folder fails the read
     /// (`EISDIR`); a named pipe, opened without waiting, reads as empty or fails, and a file
@@ -905,8 +897,8 @@ mod tests {
 
     /// The deferred form checks exactly as the eager one: the same profiles, refusals and
     /// supersessions once every unchecked folder is checked, and a folder without MicroSIP or a
-    /// file in the root disappears. On Linux, the INI is readable through `read_ini` only where no
-    /// link is on the way.
+    /// file in the root disappears. On Linux, the INI is readable through `read_ini_into` only
+    /// where no link is on the way.
     #[test]
     fn deferred_discovery_checks_the_same_as_eager_discovery() {
         let root = mixed_root(&["jdoe", "jdoe.V6", "anna", "nomicrosip", "bob.CORP"], true);
@@ -927,7 +919,7 @@ mod tests {
             .any(|d| matches!(d, Discovered::Unchecked(_))));
         for item in &deferred {
             if let Discovered::Unchecked(unchecked) = item {
-                let readable = unchecked.read_ini().is_some();
+                let readable = unchecked.read_ini_into(&mut Vec::new()).is_some();
                 let clean = matches!(unchecked.check(), Some(Discovered::Profile(_)));
                 if cfg!(target_os = "linux") {
                     assert_eq!(readable, clean, "{unchecked:?}");
