@@ -25,8 +25,9 @@ use crate::render::{self, AccountContext, RenderError, Renderer};
 pub struct Target<'a> {
     loaded: &'a LoadedManifest,
     renderer: Renderer,
-    /// The template name each account uses (built-in or a registered file).
-    templates: Vec<String>,
+    /// The template file each account uses, by its registered name (the manifest's
+    /// `template`); `None` for the built-in template.
+    templates: Vec<Option<String>>,
     /// The company directory, read once for every user.
     directory: Option<Arc<Vec<Contact>>>,
     /// xxh3-128 of the tool version, the parsed manifest and the template files' text: the part
@@ -60,7 +61,7 @@ impl<'a> Target<'a> {
         let mut errors = Vec::new();
         for (index, account) in loaded.manifest.accounts.iter().enumerate() {
             let Some(relative) = &account.template else {
-                templates.push(render::BUILTIN_TEMPLATE.to_string());
+                templates.push(None);
                 continue;
             };
             let name = relative.clone();
@@ -75,7 +76,7 @@ impl<'a> Target<'a> {
                     ));
                 }
             }
-            templates.push(name);
+            templates.push(Some(name));
         }
         let directory = match &loaded.manifest.directory {
             None => None,
@@ -95,12 +96,10 @@ impl<'a> Target<'a> {
         // user (no clock, no environment but the secrets'), which is what the digest covers.
         // `Debug` of the manifest shows literal passwords as `<redacted>`; they count as secrets.
         let mut manifest_text = format!("{}\0{:?}", env!("CARGO_PKG_VERSION"), loaded.manifest);
-        for name in &templates {
-            if name != render::BUILTIN_TEMPLATE {
-                // The text the renderer read, not a second read of the file.
-                manifest_text.push('\0');
-                manifest_text.push_str(renderer.template_source(name).unwrap_or_default());
-            }
+        for name in templates.iter().flatten() {
+            // The text the renderer read, not a second read of the file.
+            manifest_text.push('\0');
+            manifest_text.push_str(renderer.template_source(name).unwrap_or_default());
         }
         let manifest_digest = xxhash_rust::xxh3::xxh3_128(manifest_text.as_bytes());
         let secret_columns = loaded
@@ -179,7 +178,9 @@ impl<'a> Target<'a> {
             };
             let id = account.stable_id().to_string();
             // The built-in template's output is known without running it (most manifests).
-            let known = (self.templates[index] == render::BUILTIN_TEMPLATE)
+            let file = self.templates[index].as_deref();
+            let known = file
+                .is_none()
                 .then(|| render::builtin_fragment(&label, &keys))
                 .flatten();
             let fragment = match known {
@@ -194,10 +195,11 @@ impl<'a> Target<'a> {
                             keys: &keys,
                         }),
                     );
-                    match self
-                        .renderer
-                        .render_fragment(&self.templates[index], &context)
-                    {
+                    let rendered = match file {
+                        Some(name) => self.renderer.render_fragment(name, &context),
+                        None => self.renderer.render_builtin_fragment(&context),
+                    };
+                    match rendered {
                         Ok(fragment) => fragment,
                         Err(e) => {
                             diagnostics.push(at(

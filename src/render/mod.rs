@@ -62,7 +62,7 @@ mod helpers;
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use handlebars::template::TemplateElement;
 use handlebars::{Context, Handlebars, Renderable, StringOutput, Template};
@@ -70,7 +70,8 @@ use serde_json::{Map, Value};
 
 pub use error::RenderError;
 
-/// Name under which the built-in account template is registered.
+/// What errors call the built-in account template. It is not a registered name: a template
+/// file of this name is the manifest's own (see [`Renderer::render_builtin_fragment`]).
 pub const BUILTIN_TEMPLATE: &str = "account.ini.hbs";
 
 /// [`BUILTIN_TEMPLATE`]'s fragment for `label` and `keys` without rendering it, when it is
@@ -145,6 +146,11 @@ pub struct Renderer {
     templates: HashMap<String, Registered>,
     /// Compiled inline templates by source text.
     inline: Mutex<HashMap<String, Arc<Template>>>,
+    /// The built-in account template, compiled when first rendered: most runs never render it
+    /// (its output is usually known without running it, see [`builtin_fragment`]), and compiling
+    /// it took a tenth of a logon run. It is kept apart from the registered files so that a
+    /// manifest's own `account.ini.hbs` is its file, never the built-in template.
+    builtin: OnceLock<Template>,
 }
 
 #[derive(Debug)]
@@ -160,21 +166,19 @@ impl Default for Renderer {
 }
 
 impl Renderer {
-    /// A renderer with the built-in account template registered as [`BUILTIN_TEMPLATE`].
+    /// A renderer with no template files registered; the built-in account template is always
+    /// there, through [`Renderer::render_builtin_fragment`].
     pub fn new() -> Renderer {
         let mut registry = Handlebars::new();
         registry.set_strict_mode(true);
         registry.register_escape_fn(helpers::mark_line_breaks);
         helpers::register(&mut registry);
-        let mut renderer = Renderer {
+        Renderer {
             registry,
             templates: HashMap::new(),
             inline: Mutex::new(HashMap::new()),
-        };
-        renderer
-            .add_template_str(BUILTIN_TEMPLATE, BUILTIN_TEMPLATE_SOURCE)
-            .expect("the built-in template compiles");
-        renderer
+            builtin: OnceLock::new(),
+        }
     }
 
     /// Register (or replace) template `name` from `source`. Errors name `name`, with the line
@@ -298,7 +302,11 @@ impl Renderer {
                 template,
                 format!(
                     "no template named `{template}` is registered (known: {})",
-                    known.join(", ")
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 ),
             ));
         };
@@ -307,6 +315,31 @@ impl Renderer {
             .render(template, context)
             .map_err(|e| self.error(&e, &registered.display, context))?;
         fragment::parse(&registered.display, Some(&registered.source), &rendered)
+    }
+
+    /// [`Renderer::render_fragment`] for the built-in account template ([`BUILTIN_TEMPLATE`]).
+    pub fn render_builtin_fragment(
+        &self,
+        context: &Value,
+    ) -> Result<Vec<(String, String)>, RenderError> {
+        let template = self.builtin.get_or_init(|| {
+            let template =
+                Template::compile_with_name(BUILTIN_TEMPLATE_SOURCE, BUILTIN_TEMPLATE.to_owned())
+                    .expect("the built-in template compiles");
+            debug_assert!(check_no_unescaped(&template).is_ok());
+            template
+        });
+        // What `Handlebars::render` does for a registered template (outside dev mode).
+        let ctx = Context::wraps(context).map_err(|e| self.error(&e, BUILTIN_TEMPLATE, context))?;
+        let mut render_context = handlebars::RenderContext::new(template.name.as_ref());
+        let mut out = StringOutput::new();
+        template
+            .render(&self.registry, &ctx, &mut render_context, &mut out)
+            .map_err(|e| self.error(&e, BUILTIN_TEMPLATE, context))?;
+        let rendered = out.into_string().map_err(|e| {
+            RenderError::new(BUILTIN_TEMPLATE, format!("rendered text is not UTF-8: {e}"))
+        })?;
+        fragment::parse(BUILTIN_TEMPLATE, Some(BUILTIN_TEMPLATE_SOURCE), &rendered)
     }
 
     fn compiled_inline(&self, what: &str, source: &str) -> Result<Arc<Template>, RenderError> {

@@ -251,7 +251,7 @@ fn builtin_template_typical_account() {
             keys: &keys,
         }),
     );
-    let pairs = r().render_fragment(BUILTIN_TEMPLATE, &context).unwrap();
+    let pairs = r().render_builtin_fragment(&context).unwrap();
     let mut expected = vec![("label".to_string(), "Office & Co = HQ".to_string())];
     expected.extend(keys.iter().cloned());
     assert_eq!(pairs, expected);
@@ -269,8 +269,15 @@ fn builtin_template_renders_clean_text() {
             keys: &keys,
         }),
     );
-    let text = r().registry.render(BUILTIN_TEMPLATE, &context).unwrap();
+    let text = r()
+        .registry
+        .render_template(BUILTIN_TEMPLATE_SOURCE, &context)
+        .unwrap();
     assert_eq!(text, "label=\"L\"\nserver=\"s\"\n");
+    assert_eq!(
+        r().render_builtin_fragment(&context).unwrap(),
+        [("label", "L"), ("server", "s")].map(|(k, v)| (k.to_string(), v.to_string()))
+    );
 }
 
 #[test]
@@ -309,7 +316,16 @@ fn context_shape() {
 fn unknown_fragment_template_is_named() {
     let e = r().render_fragment("nope.hbs", &ctx()).unwrap_err();
     assert_eq!(e.template, "nope.hbs");
-    assert!(e.message.contains("known: account.ini.hbs"), "{e}");
+    assert!(e.message.contains("(known: none)"), "{e}");
+    let mut renderer = r();
+    renderer.add_template_str("mine.hbs", "a=1").unwrap();
+    let e = renderer.render_fragment("nope.hbs", &ctx()).unwrap_err();
+    assert!(e.message.contains("(known: mine.hbs)"), "{e}");
+    // The built-in template is not a registered name (a file may be called that).
+    let e = renderer
+        .render_fragment(BUILTIN_TEMPLATE, &ctx())
+        .unwrap_err();
+    assert!(e.message.contains("no template named"), "{e}");
 }
 
 #[test]
@@ -364,9 +380,7 @@ fn the_builtin_fragment_is_what_the_template_renders() {
                     keys: &keys,
                 }),
             );
-            let rendered = renderer
-                .render_fragment(BUILTIN_TEMPLATE, &context)
-                .unwrap();
+            let rendered = renderer.render_builtin_fragment(&context).unwrap();
             assert_eq!(known, rendered, "label {label:?}, value {value:?}");
         }
     }

@@ -6,9 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use microsip_provision::render::{
-    template_context, AccountContext, RenderError, Renderer, BUILTIN_TEMPLATE,
-};
+use microsip_provision::render::{template_context, AccountContext, RenderError, Renderer};
 use serde_json::{json, Map, Value};
 
 use crate::common::utf16le_bom;
@@ -198,7 +196,7 @@ fn builtin_template_typical_account() {
     ]);
     let renderer = Renderer::new();
     let fragment = renderer
-        .render_fragment(BUILTIN_TEMPLATE, &account_context(&keys))
+        .render_builtin_fragment(&account_context(&keys))
         .unwrap();
     let mut expected = vec![("label".to_string(), "Office".to_string())];
     expected.extend(keys);
@@ -209,7 +207,7 @@ fn builtin_template_typical_account() {
 fn builtin_template_keeps_blanks_and_quotes_of_values() {
     let keys = keys(&[("displayName", "  \"Jane\"  "), ("proxy", "''")]);
     let fragment = Renderer::new()
-        .render_fragment(BUILTIN_TEMPLATE, &account_context(&keys))
+        .render_builtin_fragment(&account_context(&keys))
         .unwrap();
     assert_eq!(fragment[1..], keys[..]);
 }
@@ -271,10 +269,7 @@ fn duplicate_key_is_an_error() {
     );
     // Through the built-in template: a `label` key beside `account.label`.
     let error = Renderer::new()
-        .render_fragment(
-            BUILTIN_TEMPLATE,
-            &account_context(&keys(&[("label", "again")])),
-        )
+        .render_builtin_fragment(&account_context(&keys(&[("label", "again")])))
         .unwrap_err();
     assert!(
         error.message.contains("key `label` is written twice"),

@@ -82,3 +82,32 @@ fn a_valid_manifest_renders_every_field_for_the_user() {
     assert!(account.active && rendered.desired.complete);
     assert_eq!(rendered.desired.settings[0].value.as_deref(), Some("ALICE"));
 }
+
+/// A template file that happens to share the built-in template's name (`account.ini.hbs`, the
+/// name its errors use) is the manifest's own file: it is read, rendered and part of the digest.
+/// It used to be taken for the built-in template, its file unread.
+#[test]
+fn a_template_file_named_like_the_builtin_one_is_the_manifests_own() {
+    let toml = format!(
+        "{HEADER}[[accounts]]\nlabel = \"Office\"\ntemplate = \"account.ini.hbs\"\n[accounts.keys]\ndomain = \"pbx\"\n"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("users.csv"), "username,ext\nalice,1001\n").unwrap();
+    fs::write(dir.path().join("m.toml"), &toml).unwrap();
+    fs::write(
+        dir.path().join("account.ini.hbs"),
+        "label=\"{{account.label}}\"\ndomain=\"{{account.keys.domain}}\"\nmyExtra=\"{{user.ext}}\"\n",
+    )
+    .unwrap();
+    let loaded = manifest::load(&dir.path().join("m.toml")).unwrap();
+    let target = Target::new(&loaded).unwrap();
+    let row = loaded.users.find("alice").unwrap();
+    let rendered = target
+        .render(row, "alice", TargetOptions::default())
+        .unwrap();
+    let keys = &rendered.desired.accounts[0].keys;
+    assert!(
+        keys.contains(&("myExtra".to_string(), "1001".to_string())),
+        "{keys:?}"
+    );
+}
