@@ -313,6 +313,17 @@ impl SourceText {
         }
     }
 
+    /// An error at byte `offset` of a file that could not be decoded (this text is its valid
+    /// start): no source line is shown. The file never parsed, so which of its fields are
+    /// passwords is unknown (a password column may have any name), and the line holding the
+    /// bad byte may hold one before it.
+    pub(crate) fn undecodable_diagnostic(&self, offset: usize, message: &str) -> Diagnostic {
+        Diagnostic {
+            source_line: None,
+            ..self.diagnostic(Severity::Error, offset, message)
+        }
+    }
+
     /// A diagnostic for a parser's error at byte `offset`: the message is scrubbed of secret
     /// texts and, when the secrets are not all known (the text did not parse), a line that
     /// looks like it holds a password is not shown.

@@ -284,8 +284,7 @@ pub fn load(path: &Path) -> Result<LoadedManifest, ManifestError> {
         Err(e) => {
             let valid = String::from_utf8_lossy(&bytes[..e.valid_up_to()]).into_owned();
             let source = SourceText::new(path, valid);
-            return Err(invalid(vec![source.diagnostic(
-                Severity::Error,
+            return Err(invalid(vec![source.undecodable_diagnostic(
                 e.valid_up_to(),
                 "the manifest is not valid UTF-8",
             )]));

@@ -359,8 +359,7 @@ fn load_csv(
         Err(valid_up_to) => {
             let valid = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
             let source = SourceText::new(path, valid);
-            diagnostics.push(source.diagnostic(
-                Severity::Error,
+            diagnostics.push(source.undecodable_diagnostic(
                 valid_up_to,
                 "the users file is not UTF-8: save it as \"CSV UTF-8\" (or UTF-16 with a BOM)",
             ));

@@ -829,3 +829,65 @@ fn secrets_never_reach_messages() {
         d.render_human()
     );
 }
+
+/// A file that is not UTF-8 never parsed, so its password fields are unknown (a password column
+/// may have any name): the error names the line and column of the bad byte, without the line,
+/// which may hold a password before that byte.
+#[test]
+fn an_undecodable_file_shows_no_line_that_may_hold_a_password() {
+    let check = |files: &[(&str, &[u8])], manifest: &str, at: (&str, usize, usize)| {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, bytes) in files {
+            std::fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let diagnostics = load(&dir.path().join(manifest)).unwrap_err().diagnostics();
+        assert_eq!(diagnostics.len(), 1, "{diagnostics:?}");
+        let d = &diagnostics[0];
+        let shown = format!("{}\n{}\n{:?}", d.render_human(), d.render_github(), d);
+        assert!(!shown.contains("top-secret"), "{shown}");
+        assert!(d.message.contains("UTF-8"), "{shown}");
+        assert_eq!(
+            (
+                d.path.file_name().unwrap().to_str().unwrap(),
+                d.line,
+                d.column
+            ),
+            at,
+            "{shown}"
+        );
+    };
+    check(
+        &[(
+            "m.toml",
+            b"version = 1\n[users]\nrows = [{ username = \"a\" }]\n[[accounts]]\nlabel = \"A\"\n\
+              password = \"top-secret-1\" # caf\xe9\n",
+        )],
+        "m.toml",
+        ("m.toml", 6, 32),
+    );
+    check(
+        &[(
+            "m.yaml",
+            b"version: 1\nusers:\n  rows: [{ username: a }]\naccounts:\n  - label: A\n    \
+              password: top-secret-2 # caf\xe9\n",
+        )],
+        "m.yaml",
+        ("m.yaml", 6, 33),
+    );
+    // A password column with a name that does not look like one, before a Latin-1 name.
+    check(
+        &[
+            (
+                "m.toml",
+                b"version = 1\n[users]\ncsv = \"users.csv\"\n[[accounts]]\nlabel = \"A\"\n\
+                  password = { column = \"pin\" }\n[accounts.keys]\ndomain = \"pbx\"\n",
+            ),
+            (
+                "users.csv",
+                b"username,pin,name\njdoe,top-secret-3,Jos\xe9\n",
+            ),
+        ],
+        "m.toml",
+        ("users.csv", 2, 22),
+    );
+}
