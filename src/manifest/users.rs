@@ -293,7 +293,7 @@ fn check_key(
     name: &str,
     rows: &[UserRow],
     seen: &mut HashMap<String, usize>,
-    diagnostic: impl Fn(String) -> Diagnostic,
+    diagnostic: impl FnOnce(String) -> Diagnostic,
     diagnostics: &mut Vec<Diagnostic>,
 ) {
     let normalized = normalize_user_name(name);
@@ -366,9 +366,13 @@ fn load_csv(
             return None;
         }
     };
-    let mut source = SourceText::new(path, text);
-    // The parser reads a copy of the text: `source` takes the secret ranges as rows go by.
-    let text = source.text().to_string();
+    // The parser reads its own copy of the text: `source` registers password fields when the
+    // first message is built.
+    let mut source = UsersFileText {
+        source: SourceText::new(path, text.clone()),
+        password_columns: None,
+        delimiter,
+    };
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -382,13 +386,9 @@ fn load_csv(
             (start, record)
         })
     });
-    let read_error = |source: &SourceText, e: csv::Error| {
+    let read_error = |source: &mut UsersFileText, e: csv::Error| {
         let offset = e.position().map_or(0, |p| p.byte() as usize);
-        source.diagnostic(
-            Severity::Error,
-            offset,
-            format!("cannot read the users file: {e}"),
-        )
+        source.error(offset, format!("cannot read the users file: {e}"))
     };
     let field_offset = |start: usize, index: usize| {
         field_ranges(&text, start, delimiter)
@@ -398,12 +398,11 @@ fn load_csv(
     let (header_start, header) = match records.next() {
         Some(Ok(header)) => header,
         Some(Err(e)) => {
-            diagnostics.push(read_error(&source, e));
+            diagnostics.push(read_error(&mut source, e));
             return None;
         }
         None => {
-            diagnostics.push(source.diagnostic(
-                Severity::Error,
+            diagnostics.push(source.error(
                 0,
                 "the users file is empty; it needs a header row naming the columns",
             ));
@@ -412,37 +411,20 @@ fn load_csv(
     };
     let columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
     // Password columns are hidden in every line a message may show.
-    let secret_indices: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .filter(|(_, column)| secret_columns.contains(column) || super::check::looks_secret(column))
-        .map(|(index, _)| index)
-        .collect();
-    // Every row's password fields are registered before any message is built: a message shows
-    // its source line, and a line can hold several rows (a file whose rows end in a lone `\r`,
-    // as old Mac exports do, is one line to `SourceText`). One pass of the CSV parser over the
-    // rows, with one reused record and no allocation per row.
-    if !secret_indices.is_empty() {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(true)
-            .flexible(true)
-            .delimiter(delimiter)
-            .from_reader(text.as_bytes());
-        let mut record = csv::ByteRecord::new();
-        while let Ok(true) = reader.read_byte_record(&mut record) {
-            let start = record.position().map_or(0, |p| p.byte() as usize);
-            for (index, range) in field_ranges(&text, start, delimiter).enumerate() {
-                if secret_indices.contains(&index) {
-                    source.add_secret(range);
-                }
-            }
-        }
-    }
+    source.password_columns = Some(
+        columns
+            .iter()
+            .enumerate()
+            .filter(|(_, column)| {
+                secret_columns.contains(column) || super::check::looks_secret(column)
+            })
+            .map(|(index, _)| index)
+            .collect(),
+    );
     let errors_before = diagnostics.len();
     for (index, column) in columns.iter().enumerate() {
         if column.is_empty() {
-            diagnostics.push(source.diagnostic(
-                Severity::Error,
+            diagnostics.push(source.error(
                 field_offset(header_start, index),
                 format!("column {} has no name", index + 1),
             ));
@@ -450,8 +432,7 @@ fn load_csv(
             .iter()
             .position(|c| c.eq_ignore_ascii_case(column))
         {
-            diagnostics.push(source.diagnostic(
-                Severity::Error,
+            diagnostics.push(source.error(
                 field_offset(header_start, index),
                 format!(
                     "duplicate column `{column}` (column {} is `{}`)",
@@ -462,11 +443,7 @@ fn load_csv(
         }
     }
     let Some(key_index) = columns.iter().position(|c| c == key_column) else {
-        diagnostics.push(source.diagnostic(
-            Severity::Error,
-            header_start,
-            missing_key_message(key_column, &columns),
-        ));
+        diagnostics.push(source.error(header_start, missing_key_message(key_column, &columns)));
         return None;
     };
     // One row a line, nearly always: room for all of them up front, so neither the rows nor the
@@ -482,7 +459,7 @@ fn load_csv(
         let (start, record) = match record {
             Ok(record) => record,
             Err(e) => {
-                diagnostics.push(read_error(&source, e));
+                diagnostics.push(read_error(&mut source, e));
                 return None;
             }
         };
@@ -492,7 +469,7 @@ fn load_csv(
         }
         line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted_to..start]).count();
         counted_to = start;
-        debug_assert_eq!(line, source.line_column(start).0);
+        debug_assert_eq!(line, source.source.line_column(start).0);
         if record.len() != columns.len() {
             let offset = if record.len() > columns.len() {
                 field_offset(start, columns.len())
@@ -501,8 +478,7 @@ fn load_csv(
                     .last()
                     .map_or(start, |r| r.end)
             };
-            diagnostics.push(source.diagnostic(
-                Severity::Error,
+            diagnostics.push(source.error(
                 offset,
                 format!(
                     "this row has {} field(s) but the header has {} column(s)",
@@ -516,7 +492,7 @@ fn load_csv(
             &record[key_index],
             &rows,
             &mut seen,
-            |message| source.diagnostic(Severity::Error, field_offset(start, key_index), message),
+            |message| source.error(field_offset(start, key_index), message),
             diagnostics,
         );
         rows.push(UserRow {
@@ -553,6 +529,47 @@ fn decode_csv(bytes: &[u8]) -> Result<String, usize> {
             }
         }
         None => String::from_utf8(bytes.to_vec()).map_err(|e| e.utf8_error().valid_up_to()),
+    }
+}
+
+/// A users file as its messages show it. A message shows its source line, and a line may hold
+/// any row's fields (a file whose rows end in a lone `\r`, as old Mac exports do, is one line to
+/// [`SourceText`]), so the first message registers every row's password fields before it is
+/// built. A file that loads cleanly, nearly every one, never pays for that second parse.
+struct UsersFileText {
+    source: SourceText,
+    /// The password columns' indices once the header is read, until their fields are
+    /// registered.
+    password_columns: Option<Vec<usize>>,
+    delimiter: u8,
+}
+
+impl UsersFileText {
+    /// An error at byte `offset`, its line shown without a password.
+    fn error(&mut self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        if let Some(indices) = self.password_columns.take().filter(|i| !i.is_empty()) {
+            let text = self.source.text();
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(true)
+                .flexible(true)
+                .delimiter(self.delimiter)
+                .from_reader(text.as_bytes());
+            let mut record = csv::ByteRecord::new();
+            let mut secrets = Vec::new();
+            while let Ok(true) = reader.read_byte_record(&mut record) {
+                let start = record.position().map_or(0, |p| p.byte() as usize);
+                secrets.extend(
+                    field_ranges(text, start, self.delimiter)
+                        .enumerate()
+                        .filter(|(index, _)| indices.contains(index))
+                        .map(|(_, range)| range),
+                );
+            }
+            for range in secrets {
+                self.source.add_secret(range);
+            }
+        }
+        self.source.diagnostic(Severity::Error, offset, message)
     }
 }
 
