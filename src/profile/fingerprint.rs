@@ -143,21 +143,25 @@ fn locate(bytes: &[u8]) -> Option<std::ops::Range<usize>> {
     if !bytes.starts_with(&[0xFF, 0xFE]) {
         return None;
     }
-    // `\nfingerprint=` in UTF-16LE, spelled once (this runs for every profile of a run).
-    static NEEDLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
-    let needle = NEEDLE.get_or_init(|| {
-        format!("\n{FINGERPRINT_KEY}=")
+    // A searcher for `\nfingerprint=` in UTF-16LE, built once (this runs for every profile of
+    // a run).
+    static FINDER: std::sync::OnceLock<memchr::memmem::FinderRev<'static>> =
+        std::sync::OnceLock::new();
+    let finder = FINDER.get_or_init(|| {
+        let needle: Vec<u8> = format!("\n{FINGERPRINT_KEY}=")
             .encode_utf16()
             .flat_map(u16::to_le_bytes)
-            .collect()
+            .collect();
+        memchr::memmem::FinderRev::new(&needle).into_owned()
     });
+    let needle_len = finder.needle().len();
     let mut end = bytes.len();
     let start = loop {
-        let at = memchr::memmem::rfind(&bytes[..end], needle)?;
+        let at = finder.rfind(&bytes[..end])?;
         if at % 2 == 0 {
-            break at + needle.len();
+            break at + needle_len;
         }
-        end = at + needle.len() - 1;
+        end = at + needle_len - 1;
     };
     let len = bytes[start..]
         .chunks_exact(2)
