@@ -183,10 +183,7 @@ fn add(args: AddArgs, global: &Global) -> Result<ExitCode, Failure> {
                     ))
                 }
             };
-            let nobody = UserRow {
-                fields: Vec::new(),
-                line: 0,
-            };
+            let nobody = UserRow::new(std::iter::empty::<(String, String)>(), 0);
             let secret = manifest::resolve_secret(&reference, name, &nobody, Path::new("."))
                 .map_err(|e| usage(e.to_string(), "check the password source"))?;
             if secret.is_none() {

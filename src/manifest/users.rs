@@ -37,9 +37,14 @@ pub struct Users {
 /// One user: the value of every column.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// `(column, value)` for every column, in column order. The column names are shared by
-    /// every row (10,000 users need one copy of each name, not 10,000).
-    pub fields: Vec<(Arc<str>, String)>,
+    /// Every column's name, in column order, shared by every row of the table (10,000 users
+    /// need one copy of each name, not 10,000).
+    columns: Arc<[String]>,
+    /// The values, one after another: one allocation a row instead of one a value (a users
+    /// table is built at every logon, and a company's is thousands of rows).
+    values: Box<str>,
+    /// Where each column's value ends in `values`.
+    ends: Box<[usize]>,
     /// 1-based line of the row in [`Users::source`].
     pub line: usize,
 }
@@ -49,21 +54,46 @@ impl fmt::Debug for UserRow {
         // A row may hold a password column: show the column names only.
         f.debug_struct("UserRow")
             .field("line", &self.line)
-            .field(
-                "columns",
-                &self.fields.iter().map(|(k, _)| k).collect::<Vec<_>>(),
-            )
+            .field("columns", &self.columns)
             .finish_non_exhaustive()
     }
 }
 
 impl UserRow {
+    /// A row of `(column, value)` pairs, found at `line` of its source.
+    pub fn new<C: Into<String>, V: AsRef<str>>(
+        fields: impl IntoIterator<Item = (C, V)>,
+        line: usize,
+    ) -> UserRow {
+        let mut columns = Vec::new();
+        let mut values = String::new();
+        let mut ends = Vec::new();
+        for (column, value) in fields {
+            columns.push(column.into());
+            values.push_str(value.as_ref());
+            ends.push(values.len());
+        }
+        UserRow {
+            columns: columns.into(),
+            values: values.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            line,
+        }
+    }
+
+    /// `(column, value)` for every column, in column order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.columns.iter().enumerate().map(|(index, column)| {
+            let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+            (column.as_str(), &self.values[start..self.ends[index]])
+        })
+    }
+
     /// The value of `column` (spelled exactly).
     pub fn get(&self, column: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(k, _)| **k == *column)
-            .map(|(_, v)| v.as_str())
+        self.fields()
+            .find(|(name, _)| *name == column)
+            .map(|(_, value)| value)
     }
 
     /// Every column as a JSON object of strings, for templates (`{{user.COLUMN}}`).
@@ -73,9 +103,8 @@ impl UserRow {
 
     /// [`Self::to_json`] as the map itself (what `render::template_context` takes).
     pub fn to_json_map(&self) -> serde_json::Map<String, serde_json::Value> {
-        self.fields
-            .iter()
-            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
+        self.fields()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_string())))
             .collect()
     }
 }
@@ -190,7 +219,7 @@ pub(crate) fn load_users(
             };
             load_csv(
                 &path,
-                &bytes,
+                bytes,
                 delimiter,
                 &section.key,
                 secret_columns,
@@ -228,7 +257,7 @@ fn load_rows(
     let errors_before = diagnostics.len();
     let mut out = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    let shared: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
+    let shared: Arc<[String]> = columns.clone().into();
     for (index, row) in rows.iter().enumerate() {
         let row_path = rows_path.i(index);
         let offset = map.value_offset(&row_path);
@@ -254,19 +283,21 @@ fn load_rows(
         }
         let key_path = row_path.k(key_column);
         let name = row.get(key_column).map_or("", String::as_str);
-        check_key(
-            name,
-            &out,
-            &mut seen,
-            |message| manifest.diagnostic(Severity::Error, map.value_offset(&key_path), message),
-            diagnostics,
-        );
+        if let Err(message) = check_key(name, &out, &mut seen) {
+            diagnostics.push(manifest.diagnostic(
+                Severity::Error,
+                map.value_offset(&key_path),
+                message,
+            ));
+        }
         out.push(UserRow {
-            fields: shared
-                .iter()
-                .map(|c| (Arc::clone(c), row.get(c).cloned().unwrap_or_default()))
-                .collect(),
-            line,
+            columns: Arc::clone(&shared),
+            ..UserRow::new(
+                columns
+                    .iter()
+                    .map(|c| (c.as_str(), row.get(c).map_or("", String::as_str))),
+                line,
+            )
         });
     }
     if !rows.is_empty() && !columns.iter().any(|c| c == key_column) {
@@ -288,27 +319,24 @@ fn load_rows(
     })
 }
 
-/// Check a row's user name: not empty, not already seen.
+/// Check a row's user name: not empty, not already seen. `Err` is the message.
 fn check_key(
     name: &str,
     rows: &[UserRow],
     seen: &mut HashMap<String, usize>,
-    diagnostic: impl FnOnce(String) -> Diagnostic,
-    diagnostics: &mut Vec<Diagnostic>,
-) {
+) -> Result<(), String> {
     let normalized = normalize_user_name(name);
     if normalized.is_empty() {
-        diagnostics.push(diagnostic(
-            "the user name is empty; every user needs one".to_string(),
-        ));
+        Err("the user name is empty; every user needs one".to_string())
     } else if let Some(first) = seen.get(&normalized).map(|&position| rows[position].line) {
-        diagnostics.push(diagnostic(format!(
+        Err(format!(
             "duplicate user {normalized:?}: line {first} has the same name (names are compared \
              without case, `DOMAIN\\` prefix or `@domain` suffix)"
-        )));
+        ))
     } else {
         // The row about to be pushed: `seen` becomes the table's index.
         seen.insert(normalized, rows.len());
+        Ok(())
     }
 }
 
@@ -348,7 +376,7 @@ fn missing_key_message(key_column: &str, columns: &[String]) -> String {
 
 fn load_csv(
     path: &Path,
-    bytes: &[u8],
+    bytes: Vec<u8>,
     delimiter: u8,
     key_column: &str,
     secret_columns: &[String],
@@ -356,7 +384,7 @@ fn load_csv(
 ) -> Option<Users> {
     let text = match decode_csv(bytes) {
         Ok(text) => text,
-        Err(valid_up_to) => {
+        Err((bytes, valid_up_to)) => {
             let valid = String::from_utf8_lossy(&bytes[..valid_up_to]).into_owned();
             let source = SourceText::new(path, valid);
             diagnostics.push(source.undecodable_diagnostic(
@@ -366,146 +394,146 @@ fn load_csv(
             return None;
         }
     };
-    // The parser reads its own copy of the text: `source` registers password fields when the
-    // first message is built.
-    let mut source = UsersFileText {
-        source: SourceText::new(path, text.clone()),
-        password_columns: None,
-        delimiter,
-    };
+    // Problems are noted as (byte offset, message) while the file is read and turned into
+    // messages at the end, when the password fields are known (see `CsvProblems`).
+    let mut problems = CsvProblems::default();
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .delimiter(delimiter)
         .from_reader(text.as_bytes());
-    // Rows are taken one at a time (a file of 10,000 users is never held twice), each record's
-    // start kept for messages; a field's own position is worked out only for a message.
-    let mut records = reader.records().map(|record| {
-        record.map(|record| {
-            let start = record.position().map_or(0, |p| p.byte() as usize);
-            (start, record)
-        })
-    });
-    let read_error = |source: &mut UsersFileText, e: csv::Error| {
-        let offset = e.position().map_or(0, |p| p.byte() as usize);
-        source.error(offset, format!("cannot read the users file: {e}"))
-    };
     let field_offset = |start: usize, index: usize| {
         field_ranges(&text, start, delimiter)
             .nth(index)
             .map_or(start, |range| range.start)
     };
-    let (header_start, header) = match records.next() {
-        Some(Ok(header)) => header,
-        Some(Err(e)) => {
-            diagnostics.push(read_error(&mut source, e));
-            return None;
-        }
-        None => {
-            diagnostics.push(source.error(
+    let read_error = |e: csv::Error| {
+        let offset = e
+            .position()
+            .map_or(0, |p| skip_line_breaks(&text, p.byte() as usize));
+        (offset, format!("cannot read the users file: {e}"))
+    };
+    // One record, reused for every row: a row allocates its own values once, nothing else.
+    let mut record = csv::ByteRecord::new();
+    let header_start = match reader.read_byte_record(&mut record) {
+        Ok(true) => record_start(&text, &record),
+        Ok(false) => {
+            problems.note(
                 0,
                 "the users file is empty; it needs a header row naming the columns",
-            ));
-            return None;
+            );
+            return problems.report(path, text, delimiter, diagnostics);
+        }
+        Err(e) => {
+            problems.list.push(read_error(e));
+            return problems.report(path, text, delimiter, diagnostics);
         }
     };
-    let columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
+    let columns: Vec<String> = record
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).trim().to_string())
+        .collect();
     // Password columns are hidden in every line a message may show.
-    source.password_columns = Some(
-        columns
-            .iter()
-            .enumerate()
-            .filter(|(_, column)| {
-                secret_columns.contains(column) || super::check::looks_secret(column)
-            })
-            .map(|(index, _)| index)
-            .collect(),
-    );
-    let errors_before = diagnostics.len();
+    problems.password_columns = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, column)| secret_columns.contains(column) || super::check::looks_secret(column))
+        .map(|(index, _)| index)
+        .collect();
     for (index, column) in columns.iter().enumerate() {
         if column.is_empty() {
-            diagnostics.push(source.error(
+            problems.note(
                 field_offset(header_start, index),
                 format!("column {} has no name", index + 1),
-            ));
+            );
         } else if let Some(first) = columns[..index]
             .iter()
             .position(|c| c.eq_ignore_ascii_case(column))
         {
-            diagnostics.push(source.error(
+            problems.note(
                 field_offset(header_start, index),
                 format!(
                     "duplicate column `{column}` (column {} is `{}`)",
                     first + 1,
                     columns[first]
                 ),
-            ));
+            );
         }
     }
     let Some(key_index) = columns.iter().position(|c| c == key_column) else {
-        diagnostics.push(source.error(header_start, missing_key_message(key_column, &columns)));
-        return None;
+        problems.note(header_start, missing_key_message(key_column, &columns));
+        return problems.report(path, text, delimiter, diagnostics);
     };
     // One row a line, nearly always: room for all of them up front, so neither the rows nor the
     // name map grow (and rehash every name) as 10,000 users go by.
     let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
     let mut rows = Vec::with_capacity(lines);
     let mut seen: HashMap<String, usize> = HashMap::with_capacity(lines);
-    let shared: Vec<Arc<str>> = columns.iter().map(|c| Arc::from(c.as_str())).collect();
+    let shared: Arc<[String]> = columns.clone().into();
     // Records come in file order: each one's line is counted on from the previous one's (the
     // lines `SourceText` numbers are the `\n`-separated ones).
     let (mut counted_to, mut line) = (0, 1);
-    for record in records {
-        let (start, record) = match record {
-            Ok(record) => record,
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
             Err(e) => {
-                diagnostics.push(read_error(&mut source, e));
-                return None;
+                problems.list.push(read_error(e));
+                return problems.report(path, text, delimiter, diagnostics);
             }
+        }
+        let start = record_start(&text, &record);
+        // The text is UTF-8 and fields end at ASCII bytes: every field is UTF-8.
+        let Ok(fields) = record
+            .iter()
+            .map(std::str::from_utf8)
+            .collect::<Result<Vec<&str>, _>>()
+        else {
+            problems.note(start, "cannot read the users file: a field is not UTF-8");
+            return problems.report(path, text, delimiter, diagnostics);
         };
         // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
-        if record.iter().all(|v| v.trim().is_empty()) {
+        if fields.iter().all(|v| v.trim().is_empty()) {
             continue;
         }
         line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted_to..start]).count();
         counted_to = start;
-        debug_assert_eq!(line, source.source.line_column(start).0);
-        if record.len() != columns.len() {
-            let offset = if record.len() > columns.len() {
+        if fields.len() != columns.len() {
+            let offset = if fields.len() > columns.len() {
                 field_offset(start, columns.len())
             } else {
                 field_ranges(&text, start, delimiter)
                     .last()
                     .map_or(start, |r| r.end)
             };
-            diagnostics.push(source.error(
+            problems.note(
                 offset,
                 format!(
                     "this row has {} field(s) but the header has {} column(s)",
-                    record.len(),
+                    fields.len(),
                     columns.len()
                 ),
-            ));
+            );
             continue;
         }
-        check_key(
-            &record[key_index],
-            &rows,
-            &mut seen,
-            |message| source.error(field_offset(start, key_index), message),
-            diagnostics,
-        );
+        if let Err(message) = check_key(fields[key_index], &rows, &mut seen) {
+            problems.note(field_offset(start, key_index), message);
+        }
+        let mut values = String::with_capacity(record.as_slice().len());
+        let mut ends = Vec::with_capacity(fields.len());
+        for value in &fields {
+            values.push_str(value);
+            ends.push(values.len());
+        }
         rows.push(UserRow {
-            fields: shared
-                .iter()
-                .cloned()
-                .zip(record.iter().map(str::to_string))
-                .collect(),
+            columns: Arc::clone(&shared),
+            values: values.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
             line,
         });
     }
-    if diagnostics.len() > errors_before {
-        return None;
+    if !problems.list.is_empty() {
+        return problems.report(path, text, delimiter, diagnostics);
     }
     Some(Users {
         index: seen.into(),
@@ -516,61 +544,97 @@ fn load_csv(
     })
 }
 
-/// Decode a users file: UTF-8 or UTF-16 by BOM, else strict UTF-8. `Err(valid_up_to)` when it
-/// is not valid.
-fn decode_csv(bytes: &[u8]) -> Result<String, usize> {
-    match encoding_rs::Encoding::for_bom(bytes) {
+/// Decode a users file: UTF-8 or UTF-16 by BOM, else strict UTF-8 (taken as it is, not
+/// copied). `Err((bytes, valid_up_to))` when it is not valid.
+fn decode_csv(bytes: Vec<u8>) -> Result<String, (Vec<u8>, usize)> {
+    match encoding_rs::Encoding::for_bom(&bytes) {
         Some((encoding, bom_len)) => {
             let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
             if had_errors {
-                Err(0)
+                Err((Vec::new(), 0))
             } else {
                 Ok(text.into_owned())
             }
         }
-        None => String::from_utf8(bytes.to_vec()).map_err(|e| e.utf8_error().valid_up_to()),
+        None => String::from_utf8(bytes).map_err(|e| {
+            let valid_up_to = e.utf8_error().valid_up_to();
+            (e.into_bytes(), valid_up_to)
+        }),
     }
 }
 
-/// A users file as its messages show it. A message shows its source line, and a line may hold
-/// any row's fields (a file whose rows end in a lone `\r`, as old Mac exports do, is one line to
-/// [`SourceText`]), so the first message registers every row's password fields before it is
-/// built. A file that loads cleanly, nearly every one, never pays for that second parse.
-struct UsersFileText {
-    source: SourceText,
-    /// The password columns' indices once the header is read, until their fields are
-    /// registered.
-    password_columns: Option<Vec<usize>>,
-    delimiter: u8,
+/// The problems found in a users file, as (byte offset, message), made into messages once the
+/// file has been read. A message shows its source line, and a line may hold any row's fields (a
+/// file whose rows end in a lone `\r`, as old Mac exports do, is one line to [`SourceText`]), so
+/// every row's password fields are registered first. A file that loads cleanly, nearly every
+/// one, never pays for that second parse, nor for indexing its lines.
+#[derive(Default)]
+struct CsvProblems {
+    list: Vec<(usize, String)>,
+    /// The password columns' indices, once the header is read.
+    password_columns: Vec<usize>,
 }
 
-impl UsersFileText {
-    /// An error at byte `offset`, its line shown without a password.
-    fn error(&mut self, offset: usize, message: impl Into<String>) -> Diagnostic {
-        if let Some(indices) = self.password_columns.take().filter(|i| !i.is_empty()) {
-            let text = self.source.text();
+impl CsvProblems {
+    fn note(&mut self, offset: usize, message: impl Into<String>) {
+        self.list.push((offset, message.into()));
+    }
+
+    /// Every problem as an error in `diagnostics`, its line shown without a password. Always
+    /// `None`: the table cannot be used.
+    fn report(
+        self,
+        path: &Path,
+        text: String,
+        delimiter: u8,
+        diagnostics: &mut Vec<Diagnostic>,
+    ) -> Option<Users> {
+        let mut secrets = Vec::new();
+        if !self.password_columns.is_empty() {
             let mut reader = csv::ReaderBuilder::new()
                 .has_headers(true)
                 .flexible(true)
-                .delimiter(self.delimiter)
+                .delimiter(delimiter)
                 .from_reader(text.as_bytes());
             let mut record = csv::ByteRecord::new();
-            let mut secrets = Vec::new();
             while let Ok(true) = reader.read_byte_record(&mut record) {
-                let start = record.position().map_or(0, |p| p.byte() as usize);
+                let start = record_start(&text, &record);
                 secrets.extend(
-                    field_ranges(text, start, self.delimiter)
+                    field_ranges(&text, start, delimiter)
                         .enumerate()
-                        .filter(|(index, _)| indices.contains(index))
+                        .filter(|(index, _)| self.password_columns.contains(index))
                         .map(|(_, range)| range),
                 );
             }
-            for range in secrets {
-                self.source.add_secret(range);
-            }
         }
-        self.source.diagnostic(Severity::Error, offset, message)
+        let mut source = SourceText::new(path, text);
+        for range in secrets {
+            source.add_secret(range);
+        }
+        for (offset, message) in self.list {
+            diagnostics.push(source.diagnostic(Severity::Error, offset, message));
+        }
+        None
     }
+}
+
+/// The byte where `record` starts in `text`. The csv crate's position of a record is where
+/// reading it began: after a `\r\n` line end that is the `\n` (the `\r` ended the previous
+/// record), and blank lines before it are skipped as it reads. Taken as it is, the record would
+/// start on the line before, and its fields would not be found there (a password among them
+/// would be shown in a message).
+fn record_start(text: &str, record: &csv::ByteRecord) -> usize {
+    skip_line_breaks(text, record.position().map_or(0, |p| p.byte() as usize))
+}
+
+/// `offset`, moved past any `\r` and `\n` (no record starts with one).
+fn skip_line_breaks(text: &str, offset: usize) -> usize {
+    let bytes = text.as_bytes();
+    let mut at = offset.min(bytes.len());
+    while at < bytes.len() && matches!(bytes[at], b'\r' | b'\n') {
+        at += 1;
+    }
+    at
 }
 
 /// Byte ranges of the raw fields of the CSV record starting at `start` (RFC 4180 quoting, as

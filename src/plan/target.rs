@@ -432,8 +432,8 @@ impl<'a> Target<'a> {
             hasher.update(text.as_bytes());
         };
         field(profile_user);
-        for (column, value) in &user.fields {
-            if !self.secret_columns.iter().any(|c| **c == **column) {
+        for (column, value) in user.fields() {
+            if !self.secret_columns.iter().any(|c| c == column) {
                 field(column);
                 field(value);
             }

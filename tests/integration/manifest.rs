@@ -619,13 +619,7 @@ fn users_match_across_domain_spellings_and_case() {
 }
 
 fn row(fields: &[(&str, &str)]) -> UserRow {
-    UserRow {
-        fields: fields
-            .iter()
-            .map(|(k, v)| (std::sync::Arc::from(*k), v.to_string()))
-            .collect(),
-        line: 2,
-    }
+    UserRow::new(fields.iter().copied(), 2)
 }
 
 #[test]
@@ -890,4 +884,68 @@ fn an_undecodable_file_shows_no_line_that_may_hold_a_password() {
         "m.toml",
         ("users.csv", 2, 22),
     );
+}
+
+/// Values are read as the csv crate reads RFC 4180: quotes, doubled quotes, a line break inside
+/// quotes, empty and non-ASCII values, a UTF-8 BOM; each row keeps its own line, counted past
+/// a quoted line break.
+#[test]
+fn csv_values_and_lines_are_read_as_written() {
+    let csv = "\u{FEFF}username,display name,title,extension\r\n\
+               jdoe,\"Doe, \"\"JD\"\" John\",,1001\r\n\
+               asmith,\"Anna\nSmith\",Ärztin,1002\r\n\
+               bob,Bob,\"\",\r\n";
+    let (_dir, loaded) = load_text(
+        "m.toml",
+        "version = 1\n[users]\ncsv = \"users.csv\"\n",
+        &[("users.csv", csv)],
+    );
+    let users = loaded.unwrap().users;
+    let jdoe = users.find("jdoe").unwrap();
+    assert_eq!(
+        jdoe.fields().collect::<Vec<_>>(),
+        [
+            ("username", "jdoe"),
+            ("display name", "Doe, \"JD\" John"),
+            ("title", ""),
+            ("extension", "1001"),
+        ]
+    );
+    assert_eq!(jdoe.line, 2);
+    let asmith = users.find("ASMITH").unwrap();
+    assert_eq!(asmith.get("display name"), Some("Anna\nSmith"));
+    assert_eq!(asmith.get("title"), Some("Ärztin"));
+    assert_eq!(asmith.get("extension"), Some("1002"));
+    assert_eq!(asmith.get("Extension"), None, "column names are exact");
+    assert_eq!(asmith.line, 3);
+    let bob = users.find("bob").unwrap();
+    assert_eq!(
+        (bob.get("title"), bob.get("extension")),
+        (Some(""), Some(""))
+    );
+    assert_eq!(bob.line, 5, "the quoted line break counts");
+    assert_eq!(
+        bob.to_json(),
+        serde_json::json!({"username": "bob", "display name": "Bob", "title": "", "extension": ""})
+    );
+}
+
+/// Excel on Windows ends rows in `\r\n`: errors point at the row itself, name the right line,
+/// and hide its password (they pointed at the end of the line before, where the password
+/// fields were not found, and showed the password).
+#[test]
+fn csv_errors_in_a_crlf_file_point_at_the_row_and_hide_its_password() {
+    let manifest = "version = 1\n[users]\ncsv = \"users.csv\"\n";
+    let csv = "username,extension,sip_password\r\njdoe,1001,top-secret-1\r\n\r\nCORP\\JDoe,1002,top-secret-2\r\n";
+    let d = errors("m.toml", manifest, &[("users.csv", csv)]).remove(0);
+    let shown = d.render_human();
+    assert_at(&d, "users.csv", 4, 1, "duplicate user \"jdoe\": line 2");
+    assert!(!shown.contains("top-secret"), "{shown}");
+    assert!(shown.contains("CORP\\JDoe,1002,<redacted>"), "{shown}");
+
+    let csv = "username,extension,sip_password\r\njdoe,1001,top-secret-3,extra\r\n";
+    let d = errors("m.toml", manifest, &[("users.csv", csv)]).remove(0);
+    let shown = d.render_human();
+    assert_at(&d, "users.csv", 2, 24, "4 field(s) but the header has 3");
+    assert!(!shown.contains("top-secret"), "{shown}");
 }
