@@ -505,6 +505,10 @@ fn run(
         print_report(&report, format, global);
         let mut summary = FleetSummary::default();
         summary.add(&report);
+        // The process ends with this run (see the end of the fleet run): a logon whose users
+        // table is the whole company's does not free it row by row.
+        std::mem::forget(target);
+        std::mem::forget(loaded);
         return Ok(summary);
     };
 

@@ -327,16 +327,20 @@ fn check_key(
 ) -> Result<(), String> {
     let normalized = normalize_user_name(name);
     if normalized.is_empty() {
-        Err("the user name is empty; every user needs one".to_string())
-    } else if let Some(first) = seen.get(&normalized).map(|&position| rows[position].line) {
-        Err(format!(
-            "duplicate user {normalized:?}: line {first} has the same name (names are compared \
-             without case, `DOMAIN\\` prefix or `@domain` suffix)"
-        ))
-    } else {
-        // The row about to be pushed: `seen` becomes the table's index.
-        seen.insert(normalized, rows.len());
-        Ok(())
+        return Err("the user name is empty; every user needs one".to_string());
+    }
+    match seen.entry(normalized) {
+        std::collections::hash_map::Entry::Occupied(seen) => Err(format!(
+            "duplicate user {:?}: line {} has the same name (names are compared without case, \
+             `DOMAIN\\` prefix or `@domain` suffix)",
+            seen.key(),
+            rows[*seen.get()].line
+        )),
+        std::collections::hash_map::Entry::Vacant(new) => {
+            // The row about to be pushed: `seen` becomes the table's index.
+            new.insert(rows.len());
+            Ok(())
+        }
     }
 }
 
@@ -483,23 +487,27 @@ fn load_csv(
             }
         }
         let start = record_start(&text, &record);
-        // The text is UTF-8 and fields end at ASCII bytes: every field is UTF-8.
-        let Ok(fields) = record
-            .iter()
-            .map(std::str::from_utf8)
-            .collect::<Result<Vec<&str>, _>>()
-        else {
+        // The record's fields lie one after another in one buffer: the row's values as they
+        // will be kept. The text is UTF-8 and fields end at ASCII bytes, so this is too.
+        let Ok(values) = std::str::from_utf8(record.as_slice()) else {
             problems.note(start, "cannot read the users file: a field is not UTF-8");
             return problems.report(path, text, delimiter, diagnostics);
         };
+        let ends: Vec<usize> = (0..record.len())
+            .map(|index| record.range(index).map_or(0, |range| range.end))
+            .collect();
+        let value = |index: usize| {
+            let start = index.checked_sub(1).map_or(0, |before| ends[before]);
+            &values[start..ends[index]]
+        };
         // Spreadsheets export touched-but-empty rows as `,,,`: not a user.
-        if fields.iter().all(|v| v.trim().is_empty()) {
+        if (0..ends.len()).all(|index| value(index).trim().is_empty()) {
             continue;
         }
         line += memchr::memchr_iter(b'\n', &text.as_bytes()[counted_to..start]).count();
         counted_to = start;
-        if fields.len() != columns.len() {
-            let offset = if fields.len() > columns.len() {
+        if ends.len() != columns.len() {
+            let offset = if ends.len() > columns.len() {
                 field_offset(start, columns.len())
             } else {
                 field_ranges(&text, start, delimiter)
@@ -510,24 +518,18 @@ fn load_csv(
                 offset,
                 format!(
                     "this row has {} field(s) but the header has {} column(s)",
-                    fields.len(),
+                    ends.len(),
                     columns.len()
                 ),
             );
             continue;
         }
-        if let Err(message) = check_key(fields[key_index], &rows, &mut seen) {
+        if let Err(message) = check_key(value(key_index), &rows, &mut seen) {
             problems.note(field_offset(start, key_index), message);
-        }
-        let mut values = String::with_capacity(record.as_slice().len());
-        let mut ends = Vec::with_capacity(fields.len());
-        for value in &fields {
-            values.push_str(value);
-            ends.push(values.len());
         }
         rows.push(UserRow {
             columns: Arc::clone(&shared),
-            values: values.into_boxed_str(),
+            values: values.into(),
             ends: ends.into_boxed_slice(),
             line,
         });
