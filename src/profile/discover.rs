@@ -698,68 +698,74 @@ impl RootListing {
             .collect();
         listed.sort_unstable_by(|a, b| (&a.0, &a.1.folder).cmp(&(&b.0, &b.1.folder)));
 
-        // (user key, what was found), put in user order at the end
-        let mut found: Vec<(String, Discovered)> = Vec::with_capacity(listed.len());
-        let mut groups: Vec<(String, Vec<Candidate>)> = Vec::new();
+        // The users in order, each settled here (the only folder of its user, deferred) or
+        // once its folders are walked.
+        enum Run {
+            Settled(Discovered),
+            Walked,
+        }
+        let mut runs: Vec<Run> = Vec::with_capacity(listed.len());
+        let mut groups: Vec<Vec<Candidate>> = Vec::new();
         let mut listed = listed.into_iter().peekable();
         while let Some((key, first)) = listed.next() {
             let alone = listed.peek().is_none_or(|(next, _)| *next != key);
             // Deferred: the only folder of its user needs no comparison, nothing is read here.
             if defer && alone {
                 let user = first.user().to_string();
-                found.push((
-                    key,
-                    Discovered::Unchecked(Unchecked {
-                        user,
-                        folder: first.folder,
-                        beneath: Arc::clone(&beneath),
-                    }),
-                ));
+                runs.push(Run::Settled(Discovered::Unchecked(Unchecked {
+                    user,
+                    folder: first.folder,
+                    beneath: Arc::clone(&beneath),
+                })));
                 continue;
             }
             let mut candidates = vec![first];
             while let Some((_, next)) = listed.next_if(|(next, _)| *next == key) {
                 candidates.push(next);
             }
-            groups.push((key, candidates));
+            runs.push(Run::Walked);
+            groups.push(candidates);
         }
         // Checking each folder's path is a few system calls that wait on the file system: done
         // on every core, a user's folders together. A root entry that is not a folder is no
         // candidate.
         let handle = beneath.handle.as_ref();
-        let walks = parallel_map(&groups, |(_, candidates)| {
+        let walks = parallel_map(&groups, |candidates| {
             candidates
                 .iter()
                 .map(|c| walk_user_folder(root, handle, &c.folder, &rest))
                 .collect::<Vec<_>>()
         });
-        for ((key, candidates), walks) in groups.into_iter().zip(walks) {
-            let candidates: Vec<Candidate> = candidates
-                .into_iter()
-                .zip(walks)
-                .filter_map(|(candidate, walk)| {
-                    Some(Candidate {
-                        walk: walk?,
-                        ..candidate
-                    })
-                })
-                .collect();
-            choose_profile(&key, candidates, &mut found);
-        }
         // In user order (as the users table compares them); a user's own entries keep their
-        // order (the profile first). A stable sort of runs mostly in order already.
-        found.sort_by(|a, b| a.0.cmp(&b.0));
-        found.into_iter().map(|(_, d)| d).collect()
+        // order (the profile first).
+        let mut walked = groups.into_iter().zip(walks);
+        let mut found = Vec::with_capacity(runs.len());
+        for run in runs {
+            match run {
+                Run::Settled(discovered) => found.push(discovered),
+                Run::Walked => {
+                    let (candidates, walks) = walked.next().expect("a walk for every group");
+                    let candidates: Vec<Candidate> = candidates
+                        .into_iter()
+                        .zip(walks)
+                        .filter_map(|(candidate, walk)| {
+                            Some(Candidate {
+                                walk: walk?,
+                                ..candidate
+                            })
+                        })
+                        .collect();
+                    choose_profile(candidates, &mut found);
+                }
+            }
+        }
+        found
     }
 }
 
 /// Of one user's walked folders, the profile and the superseded or refused others, pushed onto
 /// `found` (see the module doc for the order).
-fn choose_profile(
-    key: &str,
-    mut candidates: Vec<Candidate>,
-    found: &mut Vec<(String, Discovered)>,
-) {
+fn choose_profile(mut candidates: Vec<Candidate>, found: &mut Vec<Discovered>) {
     let usable = candidates
         .iter()
         .filter(|c| matches!(c.walk, Ok(Some(_))))
@@ -787,33 +793,25 @@ fn choose_profile(
             Ok(Some(dir)) => match &winner {
                 None => {
                     winner = Some((dir.clone(), candidate.version));
-                    found.push((
-                        key.to_string(),
-                        Discovered::Profile(Profile::in_dir(dir, user)),
-                    ));
+                    found.push(Discovered::Profile(Profile::in_dir(dir, user)));
                 }
-                Some((by, version)) => found.push((
-                    key.to_string(),
-                    Discovered::Superseded {
-                        user,
-                        path: dir,
-                        by: by.clone(),
-                        reason: if candidate.version < *version {
-                            format!(
-                                "an older roaming profile version (V{} < V{version})",
-                                candidate.version
-                            )
-                        } else {
-                            "another folder of the same user holds a newer profile (a newer \
+                Some((by, version)) => found.push(Discovered::Superseded {
+                    user,
+                    path: dir,
+                    by: by.clone(),
+                    reason: if candidate.version < *version {
+                        format!(
+                            "an older roaming profile version (V{} < V{version})",
+                            candidate.version
+                        )
+                    } else {
+                        "another folder of the same user holds a newer profile (a newer \
                              microsip.ini, or a name Windows gave later)"
-                                .to_string()
-                        },
+                            .to_string()
                     },
-                )),
+                }),
             },
-            Err((path, reason)) => {
-                found.push((key.to_string(), Discovered::Refused { user, path, reason }))
-            }
+            Err((path, reason)) => found.push(Discovered::Refused { user, path, reason }),
         }
     }
 }
