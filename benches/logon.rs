@@ -1,6 +1,7 @@
 //! The logon case: wall time of one `apply` on one profile (changes to write) and of the
 //! no-change re-run that every later logon performs, running the real release binary as a logon
-//! script does. Side by side: the floor of starting the process at all (`--version`).
+//! script does. Side by side: the floor of starting the process at all (`--version`). Then the
+//! same logon with a company-wide users file (10,000 more rows), which every logon reads.
 //! Target (issue 3): both under 20 ms on the 2-core CI machine.
 //! Run with `cargo bench --bench logon`; the README quotes its output.
 
@@ -82,9 +83,42 @@ fn main() {
         let plan_args: Vec<&str> = ["plan", manifest].iter().copied().chain(common).collect();
         plan.push(run(&plan_args));
     }
+    // The same logon when the manifest's users file is the whole company's (a logon script
+    // points at one manifest on NETLOGON): the examples' users plus 10,000 more rows.
+    let company = work.path().join("company");
+    copy_tree(&examples, &company);
+    let mut users = std::fs::read_to_string(examples.join("users.csv")).unwrap();
+    for n in 0..10_000 {
+        users.push_str(&format!("user{n:05},User {n:05},{},Staff\n", 20_000 + n));
+    }
+    std::fs::write(company.join("users.csv"), users).unwrap();
+    let company_manifest = company.join("fleet.toml");
+    let company_manifest = company_manifest.to_str().unwrap();
+    let mut company_first = Vec::new();
+    let mut company_again = Vec::new();
+    for i in 0..runs {
+        let profile: PathBuf = company.join(format!("bob{i}/AppData/Roaming/MicroSIP"));
+        copy_tree(&pristine, &profile);
+        settle();
+        let profile = profile.to_str().unwrap();
+        let apply = [
+            "apply",
+            company_manifest,
+            "--quiet",
+            "--profile",
+            profile,
+            "--user",
+            "bob",
+        ];
+        company_first.push(run(&apply));
+        company_again.push(run(&apply));
+    }
     println!("logon case: bob's lived-in 3.22 profile (UTF-16LE, 6.7 KB), examples/fleet.toml");
     summary("floor: process start (--version)", floor);
     summary("apply, first logon (7 changes, backup, 1 write)", first);
     summary("apply, every later logon (no change, no write)", again);
     summary("plan (no change)", plan);
+    println!("the same, the users file holding 10,000 more users (a company-wide users.csv)");
+    summary("apply, first logon", company_first);
+    summary("apply, every later logon", company_again);
 }
