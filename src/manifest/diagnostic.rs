@@ -290,7 +290,10 @@ impl SourceText {
             at = cut.end;
         }
         shown.push_str(&self.text[at..end]);
-        Some(shown)
+        // A lone `\r` (an old Mac line end: a line to the parser, not to this index) would
+        // send a terminal back to the start of the line, over what was shown; its symbol takes
+        // one column, as the `\r` does in the caret's count.
+        Some(shown.replace('\r', "\u{240D}"))
     }
 
     /// A diagnostic at byte `offset`. `message` must not contain a secret (use [`Self::scrub`]
@@ -356,6 +359,19 @@ mod tests {
         assert_eq!(
             d.render_human(),
             "m.toml:2:5: bad\n  |\n2 | é = \"x\"\n  |     ^"
+        );
+    }
+
+    /// Lone `\r` line ends (one line to this index) are shown as a symbol, not sent to the
+    /// terminal, and the caret still lines up.
+    #[test]
+    fn a_lone_carriage_return_is_shown_as_a_symbol() {
+        let source = SourceText::new("u.csv", "a,b\rc,d\r".to_string());
+        let d = source.diagnostic(Severity::Error, 6, "here");
+        assert_eq!(d.source_line.as_deref(), Some("a,b\u{240D}c,d"));
+        assert_eq!(
+            d.render_human(),
+            "u.csv:1:7: here\n  |\n1 | a,b\u{240D}c,d\n  |       ^"
         );
     }
 

@@ -37,13 +37,13 @@ pub struct Users {
 /// One user: the value of every column.
 #[derive(Clone, PartialEq, Eq)]
 pub struct UserRow {
-    /// Every column's name, in column order, shared by every row of the table (10,000 users
-    /// need one copy of each name, not 10,000).
+    /// Every column's name, in column order. The loader shares one list between all the rows
+    /// of a table (10,000 users need one copy of each name, not 10,000).
     columns: Arc<[String]>,
-    /// The values, one after another: one allocation a row instead of one a value (a users
-    /// table is built at every logon, and a company's is thousands of rows).
+    /// The values, one after another: two allocations a row (this and `ends`) instead of one
+    /// a value (a users table is built at every logon, and a company's is thousands of rows).
     values: Box<str>,
-    /// Where each column's value ends in `values`.
+    /// Where each column's value ends in `values`; as many as `columns`.
     ends: Box<[usize]>,
     /// 1-based line of the row in [`Users::source`].
     pub line: usize,
@@ -76,6 +76,27 @@ impl UserRow {
         UserRow {
             columns: columns.into(),
             values: values.into_boxed_str(),
+            ends: ends.into_boxed_slice(),
+            line,
+        }
+    }
+
+    /// A row of `values` for the loader's shared `columns` (as many values as columns).
+    fn with_columns<'v>(
+        columns: &Arc<[String]>,
+        values: impl IntoIterator<Item = &'v str>,
+        line: usize,
+    ) -> UserRow {
+        let mut joined = String::new();
+        let mut ends = Vec::with_capacity(columns.len());
+        for value in values {
+            joined.push_str(value);
+            ends.push(joined.len());
+        }
+        debug_assert_eq!(ends.len(), columns.len());
+        UserRow {
+            columns: Arc::clone(columns),
+            values: joined.into_boxed_str(),
             ends: ends.into_boxed_slice(),
             line,
         }
@@ -290,15 +311,13 @@ fn load_rows(
                 message,
             ));
         }
-        out.push(UserRow {
-            columns: Arc::clone(&shared),
-            ..UserRow::new(
-                columns
-                    .iter()
-                    .map(|c| (c.as_str(), row.get(c).map_or("", String::as_str))),
-                line,
-            )
-        });
+        out.push(UserRow::with_columns(
+            &shared,
+            columns
+                .iter()
+                .map(|c| row.get(c).map_or("", String::as_str)),
+            line,
+        ));
     }
     if !rows.is_empty() && !columns.iter().any(|c| c == key_column) {
         diagnostics.push(manifest.diagnostic(
@@ -417,8 +436,10 @@ fn load_csv(
             .map_or(0, |p| skip_line_breaks(&text, p.byte() as usize));
         (offset, format!("cannot read the users file: {e}"))
     };
-    // One record, reused for every row: a row allocates its own values once, nothing else.
+    // One record and one list of value ends, reused for every row: a row kept allocates its
+    // values and their ends, nothing else.
     let mut record = csv::ByteRecord::new();
+    let mut ends: Vec<usize> = Vec::new();
     let header_start = match reader.read_byte_record(&mut record) {
         Ok(true) => record_start(&text, &record),
         Ok(false) => {
@@ -444,6 +465,13 @@ fn load_csv(
         .filter(|(_, column)| secret_columns.contains(column) || super::check::looks_secret(column))
         .map(|(index, _)| index)
         .collect();
+    // A header without the password column the manifest names may be no header at all but a
+    // user's row (a file exported without one): then messages about it show neither its line
+    // nor its cells, which may hold that user's password.
+    let missing_password_column = secret_columns.iter().find(|c| !columns.contains(c));
+    problems.header_hidden = missing_password_column.is_some();
+    problems.header_line_end = memchr::memchr(b'\n', &text.as_bytes()[header_start..])
+        .map_or(text.len(), |at| header_start + at);
     for (index, column) in columns.iter().enumerate() {
         if column.is_empty() {
             problems.note(
@@ -456,16 +484,28 @@ fn load_csv(
         {
             problems.note(
                 field_offset(header_start, index),
-                format!(
-                    "duplicate column `{column}` (column {} is `{}`)",
-                    first + 1,
-                    columns[first]
-                ),
+                if problems.header_hidden {
+                    format!("columns {} and {} have the same name", first + 1, index + 1)
+                } else {
+                    format!(
+                        "duplicate column `{column}` (column {} is `{}`)",
+                        first + 1,
+                        columns[first]
+                    )
+                },
             );
         }
     }
     let Some(key_index) = columns.iter().position(|c| c == key_column) else {
-        problems.note(header_start, missing_key_message(key_column, &columns));
+        let message = match missing_password_column {
+            Some(password) => format!(
+                "the first row has no `{key_column}` column (the users' key column) and no \
+                 `{password}` column (the password column): the first row must name the columns \
+                 (it is not shown: if it is a user's row, it may hold a password)"
+            ),
+            None => missing_key_message(key_column, &columns),
+        };
+        problems.note(header_start, message);
         return problems.report(path, text, delimiter, diagnostics);
     };
     // One row a line, nearly always: room for all of them up front, so neither the rows nor the
@@ -493,9 +533,10 @@ fn load_csv(
             problems.note(start, "cannot read the users file: a field is not UTF-8");
             return problems.report(path, text, delimiter, diagnostics);
         };
-        let ends: Vec<usize> = (0..record.len())
-            .map(|index| record.range(index).map_or(0, |range| range.end))
-            .collect();
+        ends.clear();
+        ends.extend(
+            (0..record.len()).map(|index| record.range(index).map_or(0, |range| range.end)),
+        );
         let value = |index: usize| {
             let start = index.checked_sub(1).map_or(0, |before| ends[before]);
             &values[start..ends[index]]
@@ -530,7 +571,7 @@ fn load_csv(
         rows.push(UserRow {
             columns: Arc::clone(&shared),
             values: values.into(),
-            ends: ends.into_boxed_slice(),
+            ends: ends.as_slice().into(),
             line,
         });
     }
@@ -575,6 +616,10 @@ struct CsvProblems {
     list: Vec<(usize, String)>,
     /// The password columns' indices, once the header is read.
     password_columns: Vec<usize>,
+    /// Whether the header row may be a user's row: its line is not shown.
+    header_hidden: bool,
+    /// Where the header's line ends (a message before it would show that line).
+    header_line_end: usize,
 }
 
 impl CsvProblems {
@@ -614,7 +659,11 @@ impl CsvProblems {
             source.add_secret(range);
         }
         for (offset, message) in self.list {
-            diagnostics.push(source.diagnostic(Severity::Error, offset, message));
+            let mut diagnostic = source.diagnostic(Severity::Error, offset, message);
+            if self.header_hidden && offset <= self.header_line_end {
+                diagnostic.source_line = None;
+            }
+            diagnostics.push(diagnostic);
         }
         None
     }

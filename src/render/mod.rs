@@ -135,9 +135,9 @@ pub fn template_context(
     Value::Object(context)
 }
 
-/// The handlebars registry with the tool's settings: strict mode, no HTML escaping, the
-/// `lower`/`upper`/`default` helpers and the built-in account template. Cheap to share between
-/// threads (`Send + Sync`; rendering takes `&self`).
+/// The handlebars registry with the tool's settings (strict mode, no HTML escaping, the
+/// `lower`/`upper`/`default` helpers) and the manifest's template files, beside the built-in
+/// account template. Cheap to share between threads (`Send + Sync`; rendering takes `&self`).
 #[derive(Debug)]
 pub struct Renderer {
     registry: Handlebars<'static>,
@@ -329,13 +329,18 @@ impl Renderer {
             debug_assert!(check_no_unescaped(&template).is_ok());
             template
         });
-        // What `Handlebars::render` does for a registered template (outside dev mode).
-        let ctx = Context::wraps(context).map_err(|e| self.error(&e, BUILTIN_TEMPLATE, context))?;
+        // What `Handlebars::render` does for a registered template, outside dev mode and with
+        // recursive lookup off (this registry never turns either on). Errors are named
+        // `account.ini.hbs` as they are, never after a manifest's file of that name.
+        let error = |e: &handlebars::RenderError| {
+            RenderError::from_render(e, BUILTIN_TEMPLATE, &|name| name.to_owned(), context)
+        };
+        let ctx = Context::wraps(context).map_err(|e| error(&e))?;
         let mut render_context = handlebars::RenderContext::new(template.name.as_ref());
         let mut out = StringOutput::new();
         template
             .render(&self.registry, &ctx, &mut render_context, &mut out)
-            .map_err(|e| self.error(&e, BUILTIN_TEMPLATE, context))?;
+            .map_err(|e| error(&e))?;
         let rendered = out.into_string().map_err(|e| {
             RenderError::new(BUILTIN_TEMPLATE, format!("rendered text is not UTF-8: {e}"))
         })?;

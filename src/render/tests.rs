@@ -402,3 +402,24 @@ fn the_builtin_fragment_is_what_the_template_renders() {
         "a value near the 64K wrap"
     );
 }
+
+/// An error of the built-in template is named after it, even when the manifest has a template
+/// file of the same name (that file is a different template).
+#[test]
+fn builtin_template_errors_are_not_named_after_a_file_of_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(BUILTIN_TEMPLATE);
+    std::fs::write(&path, "a=1\n").unwrap();
+    let mut renderer = r();
+    renderer.add_template_file(BUILTIN_TEMPLATE, &path).unwrap();
+    // No `account` in the context: strict mode stops at `account.label`.
+    let e = renderer
+        .render_builtin_fragment(&json!({"user": {}, "profile": {"user": "p"}}))
+        .unwrap_err();
+    assert_eq!(e.template, BUILTIN_TEMPLATE, "{e}");
+    assert!(e.line.is_some(), "{e}");
+    assert_eq!(
+        renderer.render_fragment(BUILTIN_TEMPLATE, &ctx()).unwrap(),
+        [("a".to_string(), "1".to_string())]
+    );
+}

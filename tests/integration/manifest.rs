@@ -949,3 +949,39 @@ fn csv_errors_in_a_crlf_file_point_at_the_row_and_hide_its_password() {
     assert_at(&d, "users.csv", 2, 24, "4 field(s) but the header has 3");
     assert!(!shown.contains("top-secret"), "{shown}");
 }
+
+/// A users file exported without its header row: the first user's row is read as the header.
+/// When it lacks the password column the manifest names, messages about it show neither its
+/// line nor its cells (they may be that user's password).
+#[test]
+fn a_csv_without_a_header_row_does_not_show_its_first_row() {
+    let manifest = "version = 1\n[users]\ncsv = \"users.csv\"\n[[accounts]]\nlabel = \"A\"\n\
+                    password = { column = \"sip_password\" }\n[accounts.keys]\ndomain = \"pbx\"\n";
+    for csv in [
+        "jdoe,1001,top-secret-1\nasmith,1002,top-secret-2\n",
+        "jdoe,1001,top-secret-1\rasmith,1002,top-secret-2\r",
+        "jdoe,top-secret-1,top-secret-1\n",
+    ] {
+        let all = errors("m.toml", manifest, &[("users.csv", csv)]);
+        let shown = format!(
+            "{}\n{all:?}",
+            all.iter().map(|d| d.render_human()).collect::<String>()
+        );
+        assert!(!shown.contains("top-secret"), "{shown}");
+        let d = all
+            .iter()
+            .find(|d| d.message.contains("the first row must name the columns"))
+            .expect(&shown);
+        assert_eq!((d.line, d.column), (1, 1), "{shown}");
+    }
+    // With the password column named, the header is a header: shown as before.
+    let csv = "login,ext,sip_password\njdoe,1001,top-secret-3\n";
+    let d = errors("m.toml", manifest, &[("users.csv", csv)]).remove(0);
+    assert!(
+        d.message
+            .contains("(columns: `login`, `ext`, `sip_password`)"),
+        "{}",
+        d.message
+    );
+    assert!(d.render_human().contains("1 | login,ext,sip_password"));
+}
