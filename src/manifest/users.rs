@@ -517,6 +517,7 @@ fn load_csv(
     // Records come in file order: each one's line is counted on from the previous one's (the
     // lines `SourceText` numbers are the `\n`-separated ones).
     let (mut counted_to, mut line) = (0, 1);
+    let mut last_start = header_start;
     loop {
         match reader.read_byte_record(&mut record) {
             Ok(true) => {}
@@ -527,6 +528,7 @@ fn load_csv(
             }
         }
         let start = record_start(&text, &record);
+        last_start = start;
         // The record's fields lie one after another in one buffer: the row's values as they
         // will be kept. The text is UTF-8 and fields end at ASCII bytes, so this is too.
         let Ok(values) = std::str::from_utf8(record.as_slice()) else {
@@ -574,6 +576,15 @@ fn load_csv(
             ends: ends.as_slice().into(),
             line,
         });
+    }
+    // A quote that is never closed runs to the end of the file: every row after it was read as
+    // part of one value, and those users would be silently missing.
+    if let Some(quote) = unclosed_quote(&text, last_start, delimiter) {
+        problems.note(
+            quote,
+            "this quote is never closed: everything after it, to the end of the file, was read \
+             as one value (the users after it are missing); close it with another `\"`",
+        );
     }
     if !problems.list.is_empty() {
         return problems.report(path, text, delimiter, diagnostics);
@@ -686,6 +697,28 @@ fn skip_line_breaks(text: &str, offset: usize) -> usize {
         at += 1;
     }
     at
+}
+
+/// Where the quote that opens the last field of the record at `start` is, when that quote is
+/// never closed (the field then runs to the end of the text). Read as the csv crate reads: `""`
+/// inside quotes is a quote; after the closing quote, a quote is an ordinary character.
+fn unclosed_quote(text: &str, start: usize, delimiter: u8) -> Option<usize> {
+    let range = field_ranges(text, start, delimiter).last()?;
+    let field = &text.as_bytes()[range.clone()];
+    if range.end != text.len() || field.first() != Some(&b'"') {
+        return None;
+    }
+    let mut at = 1;
+    while at < field.len() {
+        if field[at] == b'"' {
+            if field.get(at + 1) != Some(&b'"') {
+                return None; // closed
+            }
+            at += 1;
+        }
+        at += 1;
+    }
+    Some(range.start)
 }
 
 /// Byte ranges of the raw fields of the CSV record starting at `start` (RFC 4180 quoting, as

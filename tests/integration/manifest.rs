@@ -985,3 +985,54 @@ fn a_csv_without_a_header_row_does_not_show_its_first_row() {
     );
     assert!(d.render_human().contains("1 | login,ext,sip_password"));
 }
+
+/// A quote left open in a users file swallows every row after it: an error at the quote, not
+/// users silently missing (nor a message about a line past the end of the file).
+#[test]
+fn an_unclosed_quote_in_a_users_file_is_an_error_at_the_quote() {
+    let manifest = "version = 1\n[users]\ncsv = \"users.csv\"\n";
+    for (csv, at) in [
+        (
+            "username,name,ext\njdoe,\"Doe, John,1001\nasmith,Anna,1002\n",
+            (2, 6),
+        ),
+        (
+            "username,name,ext\njdoe,John,\"1001\nasmith,Anna,1002\n",
+            (2, 11),
+        ),
+        (
+            "username,name,ext\r\njdoe,John,1001\r\nasmith,Anna,\"1002",
+            (3, 13),
+        ),
+    ] {
+        let all = errors("m.toml", manifest, &[("users.csv", csv)]);
+        let d = all
+            .iter()
+            .find(|d| d.message.contains("this quote is never closed"))
+            .unwrap_or_else(|| panic!("{all:#?}"));
+        assert_eq!((d.line, d.column), at, "{}", d.render_human());
+    }
+    // Closed quotes, doubled quotes and a last row without a line end are fine.
+    let (_dir, loaded) = load_text(
+        "m.toml",
+        manifest,
+        &[(
+            "users.csv",
+            "username,name\njdoe,\"Doe, \"\"J\"\"\"\nbob,\"B\"o\"b\nasmith,\"Anna\"",
+        )],
+    );
+    let users = loaded.unwrap().users;
+    assert_eq!(users.find("jdoe").unwrap().get("name"), Some("Doe, \"J\""));
+    assert_eq!(users.find("asmith").unwrap().get("name"), Some("Anna"));
+    // After its closing quote, a quote is an ordinary character (as the csv crate reads).
+    assert_eq!(users.find("bob").unwrap().get("name"), Some("Bo\"b"));
+    let (_dir, loaded) = load_text(
+        "m.toml",
+        manifest,
+        &[("users.csv", "username,name\nbob,\"B\"o\"b")],
+    );
+    assert_eq!(
+        loaded.unwrap().users.find("bob").unwrap().get("name"),
+        Some("Bo\"b")
+    );
+}
