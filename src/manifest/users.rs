@@ -65,20 +65,11 @@ impl UserRow {
         fields: impl IntoIterator<Item = (C, V)>,
         line: usize,
     ) -> UserRow {
-        let mut columns = Vec::new();
-        let mut values = String::new();
-        let mut ends = Vec::new();
-        for (column, value) in fields {
-            columns.push(column.into());
-            values.push_str(value.as_ref());
-            ends.push(values.len());
-        }
-        UserRow {
-            columns: columns.into(),
-            values: values.into_boxed_str(),
-            ends: ends.into_boxed_slice(),
-            line,
-        }
+        let (columns, values): (Vec<String>, Vec<V>) = fields
+            .into_iter()
+            .map(|(column, value)| (column.into(), value))
+            .unzip();
+        UserRow::with_columns(&columns.into(), values.iter().map(AsRef::as_ref), line)
     }
 
     /// A row of `values` for the loader's shared `columns` (as many values as columns).
